@@ -1,0 +1,24 @@
+"""EIE: Efficient Inference Engine on compressed deep neural networks.
+
+Python API::
+
+    import eie
+    bundle = eie.compress([w0, w1], [b0, b1], n_pe=8, density=0.1)
+    bundle.save("model.eie")
+    y = eie.infer(eie.Bundle.load("model.eie"), x)          # golden model, floats
+    report = eie.simulate(bundle, x)                        # values and cycle counts
+
+Subpackages: :mod:`eie.gen` (compiler, bundle), :mod:`eie.sim` (golden and
+cycle models, simulator drivers), :mod:`eie.hw` (Amaranth gateware).
+"""
+
+from .config import HwConfig, Timing
+from .errors import BundleError, CapacityError, EieError, InputError, ModelError
+from .gen import Bundle, CompressOptions, compress, compression_report, load_model
+from .api import infer, simulate
+
+__version__ = "0.1.0"
+
+__all__ = ["HwConfig", "Timing", "EieError", "BundleError", "CapacityError", "InputError",
+           "ModelError", "Bundle", "CompressOptions", "compress", "compression_report",
+           "load_model", "infer", "simulate", "__version__"]

@@ -1,0 +1,182 @@
+"""Hardware configuration shared by the compiler, the models and the gateware.
+
+:class:`HwConfig` holds the parameters of DESIGN.md section 4 (``manifest.json``
+key ``"hw"``); :class:`Timing` derives from it the pipeline latencies that the
+cycle model (:mod:`eie.sim.cycle_model`) and the RTL (:mod:`eie.hw`) agree on.
+"""
+
+from dataclasses import dataclass, fields
+
+from .errors import EieError
+
+__all__ = ["HwConfig", "Timing", "CODEBOOK_SIZE", "ENTRIES_PER_WORD", "MAX_RUN",
+           "ACT_BITS", "ACT_MIN", "ACT_MAX", "WEIGHT_BITS"]
+
+#: Entries of a layer's codebook; index 0 is the reserved zero (padding) weight.
+CODEBOOK_SIZE = 16
+#: 8-bit entries packed into one 64-bit sparse-matrix word.
+ENTRIES_PER_WORD = 8
+#: Largest run of zero rows one entry can skip (4-bit relative index).
+MAX_RUN = 15
+#: Activations are signed 16-bit fixed point.
+ACT_BITS = 16
+ACT_MIN = -(1 << (ACT_BITS - 1))
+ACT_MAX = (1 << (ACT_BITS - 1)) - 1
+#: Codebook entries are signed 16-bit fixed point.
+WEIGHT_BITS = 16
+
+
+def _clog2(n):
+    return max(0, (n - 1).bit_length())
+
+
+@dataclass(frozen=True)
+class HwConfig:
+    """Parameters of one EIE instance.
+
+    Parameters
+    ----------
+    n_pe : int
+        Number of processing elements.
+    spmat_words : int
+        Depth of each PE's sparse-matrix memory, in 64-bit words.
+    ptr_depth : int
+        Depth of each PE's pointer memory, in pointers (even; the hardware splits
+        it into an even and an odd bank so a column's start and end come out in
+        one cycle).
+    act_depth : int
+        Depth of each PE's source and destination activation files and of its
+        accumulator file (local rows / local inputs per layer).
+    acc_width : int
+        Width of the accumulators in bits.
+    fifo_depth : int
+        Activations that can wait in a PE's queue beyond the ones in flight in
+        the broadcast pipeline (see :class:`Timing`).
+    bias_depth : int
+        Depth of each PE's bias memory (local rows of all layers with a bias).
+    """
+
+    n_pe: int
+    spmat_words: int
+    ptr_depth: int
+    act_depth: int
+    acc_width: int = 48
+    fifo_depth: int = 8
+    bias_depth: int = 0
+
+    def __post_init__(self):
+        limits = {
+            "n_pe": (1, 1024),
+            "spmat_words": (1, 1 << 24),
+            "ptr_depth": (2, 1 << 24),
+            "act_depth": (1, 1 << 20),
+            "acc_width": (33, 64),
+            "fifo_depth": (1, 1024),
+            "bias_depth": (0, 1 << 20),
+        }
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise EieError(f"hardware parameter {f.name} must be an integer, not {value!r}")
+            lo, hi = limits[f.name]
+            if not lo <= value <= hi:
+                raise EieError(f"hardware parameter {f.name}={value} is out of range "
+                               f"[{lo}, {hi}]")
+        if self.ptr_depth % 2:
+            raise EieError(f"hardware parameter ptr_depth={self.ptr_depth} must be even "
+                           f"(pointers are split into even and odd banks)")
+
+    @property
+    def ptr_width(self):
+        """Width of a pointer: enough for ``spmat_words * 8`` entries."""
+        return max(1, (self.spmat_words * ENTRIES_PER_WORD).bit_length())
+
+    @property
+    def entry_addr_width(self):
+        return max(1, _clog2(self.spmat_words * ENTRIES_PER_WORD))
+
+    def to_json(self):
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_json(cls, obj, where="manifest.json"):
+        if not isinstance(obj, dict):
+            raise EieError(f"{where}: \"hw\" must be an object")
+        required = ("n_pe", "spmat_words", "ptr_depth", "act_depth", "acc_width", "fifo_depth")
+        missing = [k for k in required if k not in obj]
+        if missing:
+            raise EieError(f"{where}: \"hw\" lacks {', '.join(missing)}")
+        known = {f.name for f in fields(cls)}
+        try:
+            return cls(**{k: v for k, v in obj.items() if k in known})
+        except EieError as e:
+            raise EieError(f"{where}: {e}") from None
+
+    @property
+    def timing(self):
+        return Timing(self)
+
+
+class Timing:
+    """Pipeline latencies of the EIE microarchitecture, in clock cycles.
+
+    The names below are the ones used in ``docs/architecture.md`` and in the
+    cycle model.  Cycle 0 is the first cycle of a layer.
+
+    ``scan_start`` (2)
+        The source activation files are read one row (one address in every PE)
+        at a time; row 0 is read at cycle 0 and becomes the current row at
+        cycle 2.  A row with no nonzero activation is current for one cycle; a
+        row with ``c`` nonzeros is current until its ``c`` items have fired.
+    ``tree_stages`` (``max(1, ceil(log4 n_pe))``)
+        Registered levels of the quaternary LNZD tree.
+    ``bcast_stages`` (1)
+        Registers between the tree root and the PEs.
+    ``bcast_latency``
+        ``tree_stages + bcast_stages``: an activation fired at cycle ``t``
+        presents its column address to every PE's pointer memory at
+        ``t + bcast_latency``.
+    ``queue_latency``
+        ``bcast_latency + 2``: one cycle for the pointer read, one for the
+        queue, so the item is at the head of the PE's queue at ``t + queue_latency``.
+    ``credits``
+        ``fifo_depth + queue_latency``: the broadcast fires only while every PE
+        has fewer than this many items fired but not yet popped, so that
+        ``fifo_depth`` items can wait in a queue beyond those in flight.  This
+        is also the physical depth of the queue.
+    ``arith_drain`` (4)
+        An entry issued to the sparse-matrix memory at cycle ``c`` has written
+        its accumulator at cycle ``c + 3``; the PE is idle from ``c + 4``.
+    ``writeback_latency`` (2)
+        Writeback reads accumulator row ``r`` at ``w0 + r`` and writes the
+        output activation at ``w0 + r + 2``.
+    """
+
+    scan_start = 2
+    bcast_stages = 1
+    arith_drain = 4
+    writeback_latency = 2
+
+    def __init__(self, hw):
+        self.n_pe = hw.n_pe
+        self.fifo_depth = hw.fifo_depth
+
+    @property
+    def tree_stages(self):
+        levels, span = 1, 4
+        while span < self.n_pe:
+            levels += 1
+            span *= 4
+        return levels
+
+    @property
+    def bcast_latency(self):
+        return self.tree_stages + self.bcast_stages
+
+    @property
+    def queue_latency(self):
+        return self.bcast_latency + 2
+
+    @property
+    def credits(self):
+        return self.fifo_depth + self.queue_latency

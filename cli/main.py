@@ -1,0 +1,210 @@
+"""The ``eie`` command line (DESIGN.md section 6)."""
+
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+
+from .errors import EieError, InputError
+
+__all__ = ["main"]
+
+
+def _ints(text, what):
+    try:
+        values = [int(v) for v in text.split(",")]
+    except ValueError:
+        raise EieError(f"{what}: expected an integer or a comma-separated list, got {text!r}") \
+            from None
+    return values[0] if len(values) == 1 else values
+
+
+def _floats(text, what):
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise EieError(f"{what}: expected a number or a comma-separated list, got {text!r}") \
+            from None
+    return values[0] if len(values) == 1 else values
+
+
+def _console():
+    from rich.console import Console
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=120)
+    return console
+
+
+def _progress_factory():
+    """A ``progress(iterable, description=, total=)`` wrapper drawing a bar on a terminal."""
+    if not sys.stderr.isatty():
+        return None
+    from rich.progress import track
+
+    def progress(iterable, description="", total=None):
+        return track(iterable, description=description, total=total, transient=True)
+    return progress
+
+
+def _load_array(path, what):
+    try:
+        return np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file ({what})") from None
+    except (ValueError, OSError, EOFError) as e:
+        raise InputError(f"{path}: not a NumPy .npy file ({e})") from None
+
+
+def _write_json(path, obj):
+    with open(path, "w") as f:
+        json.dump(obj, f, indent=1)
+        f.write("\n")
+
+
+def cmd_compress(args):
+    from .gen import CompressOptions, compress, compression_report, format_report, load_model
+
+    weights, biases = load_model(args.model)
+    opts = CompressOptions(
+        n_pe=args.pes,
+        density=None if args.density is None else _floats(args.density, "--density"),
+        prune_scope=args.prune_scope,
+        relu=None if args.relu is None else [bool(v) for v in
+                                             np.atleast_1d(_ints(args.relu, "--relu"))],
+        act_frac=None if args.act_frac is None else _ints(args.act_frac, "--act-frac"),
+        calibration=None if args.calibrate is None else _load_array(args.calibrate,
+                                                                    "--calibrate"),
+        balance=args.balance, acc_width=args.acc_width, fifo_depth=args.fifo_depth,
+        spmat_words=args.spmat_words, ptr_depth=args.ptr_depth, act_depth=args.act_depth,
+        bias_depth=args.bias_depth,
+        names=None if args.names is None else args.names.split(","),
+        progress=_progress_factory())
+    bundle = compress(weights, biases, opts)
+    bundle.save(args.output)
+    report = compression_report(bundle)
+    if not args.quiet:
+        console = _console()
+        format_report(report, console)
+        hw = bundle.hw
+        console.print(f"wrote {args.output}: {hw.n_pe} PEs, {bundle.total_words}/{hw.spmat_words} "
+                      f"sparse-matrix words, {bundle.total_ptrs}/{hw.ptr_depth} pointers, "
+                      f"act_depth {hw.act_depth}")
+    if args.json:
+        _write_json(args.json, report)
+    return 0
+
+
+def cmd_report(args):
+    from .gen import Bundle, compression_report, format_report
+
+    bundle = Bundle.load(args.bundle)
+    report = compression_report(bundle)
+    if args.json:
+        _write_json(args.json, report)
+    else:
+        format_report(report, _console())
+    return 0
+
+
+def cmd_simulate(args):
+    from .api import simulate
+    from .gen import Bundle
+
+    bundle = Bundle.load(args.bundle)
+    x = _load_array(args.input, "--input")
+    y, report = simulate(bundle, x, raw=args.raw, progress=_progress_factory())
+    y = y.astype(np.int16) if args.raw else y
+    try:
+        np.save(args.output, y)
+    except OSError as e:
+        raise EieError(f"{args.output}: cannot write ({e.strerror})") from None
+    if args.report:
+        _write_json(args.report, report)
+    if not args.quiet:
+        print(f"{report['batch']} input(s), {report['cycles']} cycles "
+              f"({args.sim}); output written to {args.output}")
+    return 0
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="eie", description="EIE: compress fully connected layers and run them on the "
+                                "Efficient Inference Engine (models and RTL).")
+    from . import __version__
+    parser.add_argument("--version", action="version", version=f"eie {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("compress", help="compress an .npz model into a bundle",
+                       description="Deep Compression (pruning, 4-bit weight sharing, fixed "
+                                   "point) and EIE's interleaved CSC layout.")
+    p.add_argument("model", help=".npz with w0, w1, ... (out x in) and optional b0, b1, ...")
+    p.add_argument("-o", "--output", required=True, help="bundle directory to write")
+    p.add_argument("--pes", type=int, default=8, help="number of PEs (default 8)")
+    p.add_argument("--density", help="prune by magnitude to this fraction of weights (one "
+                                     "value or one per layer); default: keep the model's zeros")
+    p.add_argument("--prune-scope", choices=("layer", "global"), default="layer",
+                   help="density per layer (default) or over all layers")
+    p.add_argument("--act-frac", "--frac", dest="act_frac",
+                   help="activation fractional bits: one value, or L+1 values (input, then "
+                        "each layer's output); default 8 unless --calibrate")
+    p.add_argument("--calibrate", metavar="X.npy",
+                   help="choose activation fractional bits from these sample inputs")
+    p.add_argument("--relu", help="per layer 1/0 (default: ReLU on all but the last layer)")
+    p.add_argument("--names", help="comma-separated layer names (default fc1, fc2, ...)")
+    p.add_argument("--balance", action="store_true",
+                   help="permute rows to balance nonzeros across PEs (undone on output)")
+    p.add_argument("--acc-width", type=int, default=48, help="accumulator bits (default 48)")
+    p.add_argument("--fifo-depth", type=int, default=8, help="activation queue depth (default 8)")
+    for name, what in (("spmat-words", "sparse-matrix words per PE"),
+                       ("ptr-depth", "pointers per PE"), ("act-depth", "activations per PE"),
+                       ("bias-depth", "bias words per PE")):
+        p.add_argument(f"--{name}", type=int,
+                       help=f"fix the {what} (default: sized to fit, power of two)")
+    p.add_argument("--json", metavar="R.json", help="also write the report as JSON")
+    p.add_argument("-q", "--quiet", action="store_true", help="no report on stdout")
+    p.set_defaults(func=cmd_compress)
+
+    p = sub.add_parser("report", help="compression report of an existing bundle")
+    p.add_argument("bundle")
+    p.add_argument("--json", metavar="R.json", help="write JSON instead of the table")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("simulate", help="run a bundle on inputs",
+                       description="Run the golden model (values) and the cycle model "
+                                   "(cycles), or the generated RTL.")
+    p.add_argument("bundle")
+    p.add_argument("--input", required=True, metavar="X.npy",
+                   help="one input vector or a batch (rows)")
+    p.add_argument("--output", required=True, metavar="Y.npy")
+    p.add_argument("--sim", choices=("golden",), default="golden",
+                   help="golden: NumPy golden model and cycle model")
+    p.add_argument("--raw", action="store_true", help="X and Y are int16 fixed-point codes")
+    p.add_argument("--report", metavar="R.json",
+                   help="write cycles (total over the batch) and per-layer cycles as JSON")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=cmd_simulate)
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except EieError as e:
+        print(f"eie: error: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:
+        where = f"{e.filename}: " if getattr(e, "filename", None) else ""
+        print(f"eie: error: {where}{e.strerror or e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("eie: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

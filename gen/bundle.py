@@ -1,0 +1,475 @@
+"""The bundle: a compiled model on disk (DESIGN.md section 4).
+
+This module is the only reader and the only writer of bundles.  A bundle is a
+directory with ``manifest.json``, per-PE sparse-matrix and pointer images
+(``spmat_pe{k}.hex``, ``ptr_pe{k}.hex``) and one ``bias_l{l}.npy`` per layer
+with a bias.  :meth:`Bundle.load` checks everything it reads and raises
+:class:`~eie.errors.BundleError` (or :class:`~eie.errors.CapacityError`) with
+a one-line message naming the file, layer and PE at fault.
+"""
+
+import json
+import math
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..config import (ACT_BITS, CODEBOOK_SIZE, ENTRIES_PER_WORD, WEIGHT_BITS, HwConfig)
+from ..errors import BundleError, CapacityError, EieError
+from .encode import decode_pe, local_rows, pack_words, unpack_entries
+
+__all__ = ["Layer", "Bundle", "FORMAT", "VERSION"]
+
+FORMAT = "eie-bundle"
+VERSION = 1
+MAX_FRAC = 40
+
+
+@dataclass(eq=False)
+class Layer:
+    """One compiled layer: numerics (DESIGN.md section 2) and per-PE images.
+
+    Attributes
+    ----------
+    entries : list of numpy.ndarray
+        Per PE, the layer's entry bytes (``uint8``).
+    ptr : numpy.ndarray
+        ``(n_pe, n_in + 1)`` column pointers, relative to the layer's first entry.
+    bias : numpy.ndarray or None
+        int64 bias at the accumulator's scale, in the user's (original) row order.
+    row_perm : numpy.ndarray or None
+        ``row_perm[r]`` is the original row of hardware row ``r``.
+    """
+
+    name: str
+    n_in: int
+    n_out: int
+    relu: bool
+    in_frac: int
+    w_frac: int
+    out_frac: int
+    codebook: np.ndarray
+    entries: list
+    ptr: np.ndarray
+    bias: np.ndarray = None
+    row_perm: np.ndarray = None
+    spmat_base: int = 0
+    ptr_base: int = 0
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def n_pe(self):
+        return len(self.entries)
+
+    @property
+    def shift(self):
+        """Right shift from the accumulator's scale to the output's."""
+        return self.in_frac + self.w_frac - self.out_frac
+
+    @property
+    def n_words(self):
+        """Words the layer takes in every PE (its largest PE, rounded up)."""
+        return max(-(-e.size // ENTRIES_PER_WORD) for e in self.entries)
+
+    @property
+    def n_entries(self):
+        return int(sum(e.size for e in self.entries))
+
+    @property
+    def col_lengths(self):
+        """``(n_pe, n_in)`` entries (padding included) per PE and column."""
+        return np.diff(self.ptr, axis=1)
+
+    def hw_bias(self):
+        """Bias in hardware row order (zeros if the layer has none)."""
+        if self.bias is None:
+            return np.zeros(self.n_out, dtype=np.int64)
+        return self.bias if self.row_perm is None else self.bias[self.row_perm]
+
+    def coo(self):
+        """Nonzero codebook indices as (hardware row, column, index) arrays.
+
+        Decodes the per-PE entries, checking them as :func:`decode_pe` does.
+        """
+        if getattr(self, "_coo", None) is None:
+            rows, cols, vals = [], [], []
+            for k in range(self.n_pe):
+                where = f"layer {self.name}: PE {k}"
+                lrow, col, v = decode_pe(self.entries[k], self.ptr[k],
+                                         local_rows(self.n_out, self.n_pe, k), where)
+                rows.append(lrow * self.n_pe + k)
+                cols.append(col)
+                vals.append(v)
+            self._coo = tuple(np.concatenate(a) for a in (rows, cols, vals))
+        return self._coo
+
+    def matrix(self):
+        """The integer weight matrix (hardware row order) as a CSR int64 matrix."""
+        if getattr(self, "_matrix", None) is None:
+            rows, cols, vals = self.coo()
+            w = np.asarray(self.codebook, dtype=np.int64)[vals]
+            self._matrix = sp.csr_matrix((w, (rows, cols)), shape=(self.n_out, self.n_in),
+                                         dtype=np.int64)
+        return self._matrix
+
+    def row_abs_sums(self):
+        """Per hardware row, the sum of the weights' magnitudes (integers)."""
+        rows, _, vals = self.coo()
+        w = np.abs(np.asarray(self.codebook, dtype=np.int64)[vals])
+        return np.bincount(rows, weights=w, minlength=self.n_out)
+
+    def manifest_entry(self):
+        obj = {
+            "name": self.name, "n_in": self.n_in, "n_out": self.n_out, "relu": self.relu,
+            "in_frac": self.in_frac, "w_frac": self.w_frac, "out_frac": self.out_frac,
+            "codebook": [int(c) for c in self.codebook],
+            "spmat_base": self.spmat_base, "ptr_base": self.ptr_base,
+            "bias": None, "row_perm": None if self.row_perm is None else
+            [int(r) for r in self.row_perm],
+        }
+        obj.update(self.extra)
+        return obj
+
+
+class Bundle:
+    """A compiled model: hardware configuration plus layers.
+
+    Parameters
+    ----------
+    hw : HwConfig
+        The hardware the images are laid out for.
+    layers : list of Layer
+        The layers, in order.  Their ``spmat_base``/``ptr_base`` are assigned
+        here (layers back to back in every PE's memories).
+    meta : dict, optional
+        Extra top-level manifest keys (informational).
+    """
+
+    def __init__(self, hw, layers, meta=None):
+        self.hw = hw
+        self.layers = list(layers)
+        self.meta = dict(meta or {})
+        spmat_base = ptr_base = 0
+        for layer in self.layers:
+            layer.spmat_base, layer.ptr_base = spmat_base, ptr_base
+            spmat_base += layer.n_words
+            ptr_base += layer.n_in + 1
+
+    @property
+    def n_pe(self):
+        return self.hw.n_pe
+
+    @property
+    def n_in(self):
+        return self.layers[0].n_in
+
+    @property
+    def n_out(self):
+        return self.layers[-1].n_out
+
+    @property
+    def total_words(self):
+        last = self.layers[-1]
+        return last.spmat_base + last.n_words
+
+    @property
+    def total_ptrs(self):
+        last = self.layers[-1]
+        return last.ptr_base + last.n_in + 1
+
+    @property
+    def bias_rows(self):
+        """Per PE, bias memory words needed: local rows of every layer with a bias."""
+        return sum(-(-l.n_out // self.n_pe) for l in self.layers if l.bias is not None)
+
+    def bias_bases(self):
+        """Per layer, the base of its bias in every PE's bias memory (None if no bias)."""
+        bases, base = [], 0
+        for layer in self.layers:
+            if layer.bias is None:
+                bases.append(None)
+            else:
+                bases.append(base)
+                base += -(-layer.n_out // self.n_pe)
+        return bases
+
+    def spmat_image(self, pe):
+        """PE ``pe``'s sparse-matrix memory contents (``uint64`` words)."""
+        image = np.zeros(self.total_words, dtype=np.uint64)
+        for layer in self.layers:
+            image[layer.spmat_base:layer.spmat_base + layer.n_words] = \
+                pack_words(layer.entries[pe], layer.n_words)
+        return image
+
+    def ptr_image(self, pe):
+        """PE ``pe``'s pointer memory contents."""
+        return np.concatenate([layer.ptr[pe] for layer in self.layers]).astype(np.int64)
+
+    # -- checks -----------------------------------------------------------------------
+
+    def check(self):
+        """Check numerics, chaining, accumulator bounds and capacity.
+
+        Raises
+        ------
+        BundleError
+            Inconsistent layers (shapes that don't chain, bad codebook, ...).
+        CapacityError
+            The layers do not fit the memories of ``self.hw``.
+        """
+        if not self.layers:
+            raise BundleError("the model has no layers")
+        names = set()
+        for l, layer in enumerate(self.layers):
+            where = f"layer {layer.name}"
+            if layer.name in names:
+                raise BundleError(f"{where}: duplicate layer name")
+            names.add(layer.name)
+            if layer.n_pe != self.n_pe:
+                raise BundleError(f"{where}: images for {layer.n_pe} PEs, hardware has "
+                                  f"{self.n_pe}")
+            for frac in ("in_frac", "w_frac", "out_frac"):
+                value = getattr(layer, frac)
+                if not 0 <= value <= MAX_FRAC:
+                    raise BundleError(f"{where}: {frac}={value} out of range [0, {MAX_FRAC}]")
+            if not 0 <= layer.shift < self.hw.acc_width - 1:
+                raise BundleError(f"{where}: output shift in_frac + w_frac - out_frac = "
+                                  f"{layer.shift} must be in [0, {self.hw.acc_width - 2}]")
+            cb = np.asarray(layer.codebook)
+            lim = 1 << (WEIGHT_BITS - 1)
+            if cb.shape != (CODEBOOK_SIZE,) or cb[0] != 0 or cb.min() < -lim or cb.max() >= lim:
+                raise BundleError(f"{where}: codebook must be {CODEBOOK_SIZE} int16 values "
+                                  f"with entry 0 equal to 0")
+            if l > 0:
+                prev = self.layers[l - 1]
+                if layer.n_in != prev.n_out:
+                    raise BundleError(f"{where}: n_in={layer.n_in} does not chain with "
+                                      f"layer {prev.name}'s n_out={prev.n_out}")
+                if layer.in_frac != prev.out_frac:
+                    raise BundleError(f"{where}: in_frac={layer.in_frac} differs from layer "
+                                      f"{prev.name}'s out_frac={prev.out_frac}")
+            if layer.bias is not None and layer.bias.shape != (layer.n_out,):
+                raise BundleError(f"{where}: bias has shape {layer.bias.shape}, expected "
+                                  f"({layer.n_out},)")
+            if layer.row_perm is not None:
+                perm = np.asarray(layer.row_perm)
+                if perm.shape != (layer.n_out,) or not np.array_equal(np.sort(perm),
+                                                                       np.arange(layer.n_out)):
+                    raise BundleError(f"{where}: row_perm is not a permutation of "
+                                      f"0..{layer.n_out - 1}")
+            # Accumulator bound (DESIGN.md section 2), per row.
+            bound = np.abs(layer.hw_bias()).astype(np.float64) + \
+                layer.row_abs_sums() * float(1 << (ACT_BITS - 1))
+            limit = float(1 << (self.hw.acc_width - 1))
+            if (bound >= limit).any():
+                r = int(np.argmax(bound))
+                raise CapacityError(f"{where}: row {r} can reach 2^{math.log2(bound[r]):.1f} "
+                                    f"in the accumulator, beyond acc_width={self.hw.acc_width}")
+        self.check_capacity()
+
+    def check_capacity(self):
+        """Raise :class:`CapacityError` naming the layer and PE that does not fit."""
+        hw, n_pe = self.hw, self.n_pe
+        for layer in self.layers:
+            where = f"layer {layer.name}"
+            used = [-(-e.size // ENTRIES_PER_WORD) for e in layer.entries]
+            k = int(np.argmax(used))
+            if layer.spmat_base + used[k] > hw.spmat_words:
+                raise CapacityError(
+                    f"{where}: PE {k} needs sparse-matrix words {layer.spmat_base}.."
+                    f"{layer.spmat_base + used[k] - 1}, but spmat_words is {hw.spmat_words}")
+            if layer.ptr_base + layer.n_in + 1 > hw.ptr_depth:
+                raise CapacityError(
+                    f"{where}: PE 0 needs pointers {layer.ptr_base}..{layer.ptr_base + layer.n_in}"
+                    f", but ptr_depth is {hw.ptr_depth}")
+            for what, n in (("inputs", layer.n_in), ("rows", layer.n_out)):
+                if -(-n // n_pe) > hw.act_depth:
+                    raise CapacityError(
+                        f"{where}: PE 0 holds {-(-n // n_pe)} local {what}, but act_depth is "
+                        f"{hw.act_depth}")
+            if int(layer.ptr[:, -1].max(initial=0)) >= 1 << hw.ptr_width:
+                raise CapacityError(f"{where}: pointers exceed ptr_width={hw.ptr_width}")
+        spans = sorted((l.spmat_base, l.spmat_base + l.n_words, l.name) for l in self.layers)
+        for (_, end, a), (start, _, b) in zip(spans, spans[1:]):
+            if start < end:
+                raise BundleError(f"layer {b}: sparse-matrix words overlap layer {a}'s")
+        spans = sorted((l.ptr_base, l.ptr_base + l.n_in + 1, l.name) for l in self.layers)
+        for (_, end, a), (start, _, b) in zip(spans, spans[1:]):
+            if start < end:
+                raise BundleError(f"layer {b}: pointers overlap layer {a}'s")
+        if self.bias_rows > hw.bias_depth:
+            raise CapacityError(f"bias: PE 0 needs {self.bias_rows} bias words, but bias_depth "
+                                f"is {hw.bias_depth}")
+
+    # -- disk ------------------------------------------------------------------------
+
+    def save(self, path):
+        """Write the bundle to directory ``path`` (created if needed)."""
+        self.check()
+        os.makedirs(path, exist_ok=True)
+        layers = []
+        for l, layer in enumerate(self.layers):
+            entry = layer.manifest_entry()
+            if layer.bias is not None:
+                entry["bias"] = f"bias_l{l}.npy"
+                np.save(os.path.join(path, entry["bias"]), layer.bias.astype(np.int64))
+            layers.append(entry)
+        manifest = {"format": FORMAT, "version": VERSION, "hw": self.hw.to_json(),
+                    "layers": layers}
+        manifest.update({k: v for k, v in self.meta.items() if k not in manifest})
+        ptr_bytes = -(-self.hw.ptr_width // 8)
+        for k in range(self.n_pe):
+            _write_hex(os.path.join(path, f"spmat_pe{k}.hex"), self.spmat_image(k), 8)
+            _write_hex(os.path.join(path, f"ptr_pe{k}.hex"), self.ptr_image(k), ptr_bytes)
+        with open(os.path.join(path, "manifest.json"), "w") as f:
+            json.dump(manifest, f, indent=1)
+            f.write("\n")
+
+    @classmethod
+    def load(cls, path):
+        """Read and check the bundle in directory ``path``."""
+        mpath = os.path.join(path, "manifest.json")
+        if not os.path.isdir(path):
+            raise BundleError(f"{path}: not a bundle directory")
+        try:
+            with open(mpath) as f:
+                manifest = json.load(f)
+        except FileNotFoundError:
+            raise BundleError(f"{mpath}: missing") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise BundleError(f"{mpath}: not valid JSON ({e})") from None
+        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+            raise BundleError(f"{mpath}: \"format\" is not \"{FORMAT}\"")
+        if manifest.get("version") != VERSION:
+            raise BundleError(f"{mpath}: unsupported version {manifest.get('version')!r}")
+        hw = HwConfig.from_json(manifest.get("hw"), mpath)
+        specs = manifest.get("layers")
+        if not isinstance(specs, list) or not specs:
+            raise BundleError(f"{mpath}: \"layers\" must be a non-empty list")
+
+        spmat = [_read_hex(os.path.join(path, f"spmat_pe{k}.hex"), 64) for k in range(hw.n_pe)]
+        ptrs = [_read_hex(os.path.join(path, f"ptr_pe{k}.hex"), 63) for k in range(hw.n_pe)]
+        layers = []
+        for l, spec in enumerate(specs):
+            layers.append(_load_layer(path, mpath, l, spec, hw, spmat, ptrs))
+        meta = {k: v for k, v in manifest.items()
+                if k not in ("format", "version", "hw", "layers")}
+        bundle = cls(hw, layers, meta)
+        for layer, spec in zip(layers, specs):
+            if (layer.spmat_base, layer.ptr_base) != (spec["spmat_base"], spec["ptr_base"]):
+                # Bases need not be packed; keep the manifest's.
+                layer.spmat_base, layer.ptr_base = spec["spmat_base"], spec["ptr_base"]
+        bundle.check()
+        return bundle
+
+
+_LAYER_KEYS = {"name": str, "n_in": int, "n_out": int, "relu": bool, "in_frac": int,
+               "w_frac": int, "out_frac": int, "codebook": list, "spmat_base": int,
+               "ptr_base": int}
+
+
+def _load_layer(path, mpath, l, spec, hw, spmat, ptrs):
+    if not isinstance(spec, dict):
+        raise BundleError(f"{mpath}: layer {l} is not an object")
+    for key, typ in _LAYER_KEYS.items():
+        value = spec.get(key)
+        if not isinstance(value, typ) or (typ is int and isinstance(value, bool)):
+            raise BundleError(f"{mpath}: layer {l}: \"{key}\" missing or not {typ.__name__}")
+    name = spec["name"]
+    where = f"layer {name}"
+    n_in, n_out = spec["n_in"], spec["n_out"]
+    if n_in < 1 or n_out < 1:
+        raise BundleError(f"{mpath}: {where}: n_in and n_out must be positive")
+    codebook = spec["codebook"]
+    if len(codebook) != CODEBOOK_SIZE or not all(isinstance(c, int) and not isinstance(c, bool)
+                                                 for c in codebook):
+        raise BundleError(f"{mpath}: {where}: codebook must be {CODEBOOK_SIZE} integers")
+    if spec["spmat_base"] < 0 or spec["ptr_base"] < 0:
+        raise BundleError(f"{mpath}: {where}: negative base")
+
+    p0, p1 = spec["ptr_base"], spec["ptr_base"] + n_in + 1
+    entries, ptr = [], np.zeros((hw.n_pe, n_in + 1), dtype=np.int64)
+    for k in range(hw.n_pe):
+        if ptrs[k].size < p1:
+            raise BundleError(f"{os.path.join(path, f'ptr_pe{k}.hex')}: {ptrs[k].size} lines, "
+                              f"{where} needs lines {p0}..{p1 - 1}")
+        ptr[k] = ptrs[k][p0:p1]
+        start = spec["spmat_base"] * ENTRIES_PER_WORD
+        count = int(ptr[k, -1])
+        if count < 0 or start + count > spmat[k].size * ENTRIES_PER_WORD:
+            raise BundleError(f"{os.path.join(path, f'spmat_pe{k}.hex')}: {where} points past "
+                              f"the end of the file")
+        entries.append(unpack_entries(spmat[k], start, count).copy())
+
+    bias = None
+    if spec.get("bias") is not None:
+        bpath = os.path.join(path, str(spec["bias"]))
+        try:
+            bias = np.load(bpath, allow_pickle=False)
+        except FileNotFoundError:
+            raise BundleError(f"{bpath}: missing") from None
+        except (ValueError, OSError) as e:
+            raise BundleError(f"{bpath}: not a NumPy array file ({e})") from None
+        if bias.dtype.kind not in "iu" or bias.shape != (n_out,):
+            raise BundleError(f"{bpath}: expected an integer vector of length {n_out}, got "
+                              f"{bias.dtype} {bias.shape}")
+        bias = bias.astype(np.int64)
+    perm = spec.get("row_perm")
+    if perm is not None:
+        if not isinstance(perm, list) or not all(isinstance(r, int) for r in perm):
+            raise BundleError(f"{mpath}: {where}: row_perm must be a list of integers")
+        perm = np.asarray(perm, dtype=np.int64)
+    extra = {k: v for k, v in spec.items() if k not in _LAYER_KEYS and k not in
+             ("bias", "row_perm")}
+    layer = Layer(name=name, n_in=n_in, n_out=n_out, relu=spec["relu"],
+                  in_frac=spec["in_frac"], w_frac=spec["w_frac"], out_frac=spec["out_frac"],
+                  codebook=np.asarray(codebook, dtype=np.int64), entries=entries, ptr=ptr,
+                  bias=bias, row_perm=perm, extra=extra)
+    layer.coo()  # decode now: a corrupt image fails at load time
+    return layer
+
+
+def _write_hex(path, values, nbytes):
+    """Write one value per line, ``2 * nbytes`` hex digits (``$readmemh`` format)."""
+    values = np.asarray(values, dtype=np.uint64)
+    raw = values.astype(">u8").view(np.uint8).reshape(-1, 8)[:, 8 - nbytes:]
+    lines = np.frombuffer(raw.tobytes().hex().encode(), dtype=f"S{2 * nbytes}")
+    with open(path, "wb") as f:
+        for chunk in range(0, lines.size, 1 << 16):
+            f.write(b"".join(line + b"\n" for line in lines[chunk:chunk + (1 << 16)].tolist()))
+
+
+def _read_hex(path, max_bits):
+    """Read a ``$readmemh``-style file: one hex value per line."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        raise BundleError(f"{path}: missing") from None
+    lines = data.split()
+    if not lines:
+        return np.zeros(0, dtype=np.uint64)
+    widths = set(map(len, lines))
+    try:
+        if len(widths) == 1 and len(lines[0]) <= 16 and len(lines[0]) % 2 == 0:
+            nbytes = len(lines[0]) // 2
+            raw = np.frombuffer(bytes.fromhex(b"".join(lines).decode("ascii")), dtype=np.uint8)
+            full = np.zeros((raw.size // nbytes, 8), dtype=np.uint8)
+            full[:, 8 - nbytes:] = raw.reshape(-1, nbytes)
+            values = full.view(">u8").ravel().astype(np.uint64)
+        else:
+            values = np.array([int(x, 16) for x in lines], dtype=np.uint64)
+    except (ValueError, UnicodeDecodeError, OverflowError):
+        for i, x in enumerate(lines):
+            try:
+                if int(x, 16) >> 64:
+                    raise BundleError(f"{path}: line {i + 1} does not fit 64 bits")
+            except ValueError:
+                raise BundleError(f"{path}: line {i + 1} ({x[:20].decode(errors='replace')!r}) "
+                                  f"is not hexadecimal") from None
+        raise BundleError(f"{path}: unreadable") from None
+    if max_bits < 64 and values.size and int(values.max()) >> max_bits:
+        raise BundleError(f"{path}: a value does not fit {max_bits} bits")
+    return values

@@ -1,0 +1,1 @@
+"""Gateware: the EIE accelerator as Amaranth components."""

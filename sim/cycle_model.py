@@ -1,0 +1,173 @@
+"""Cycle model: the exact clock cycles the EIE RTL takes for a bundle and an input.
+
+This is the specification the RTL's cycle counters are held to.  It models the
+microarchitecture of ``docs/architecture.md`` with the latencies of
+:class:`eie.config.Timing`; cycle 0 is the first cycle of a layer.
+
+Activation scan and broadcast
+    Local rows ``m = 0 .. ceil(n_in / n_pe) - 1`` of the source activation
+    files are read one per cycle (address ``m`` in every PE).  Row 0 is current
+    at cycle ``scan_start``.  A row without nonzero activations is current for
+    one cycle.  A row with nonzeros emits them in PE order, one per cycle, as
+    far as the broadcast fires; after its last one fires, the next row is
+    current.  The item fired at cycle ``t`` goes through the pipelined
+    quaternary LNZD tree and the broadcast registers and presents its column
+    to every PE's pointer memory at ``t + bcast_latency``; start and end
+    pointers come out one cycle later and enter the PE's queue, whose head it
+    is at ``t + queue_latency``.
+
+Backpressure
+    Each PE counts items fired but not yet popped; the broadcast fires an item
+    only while every PE's count is below ``credits = fifo_depth +
+    queue_latency``.  So with ``n`` counting items from 0, item ``n`` fires no
+    earlier than one cycle after every PE has popped item ``n - credits``.
+
+PE
+    The queue head is popped at once if its column is empty in this PE (one
+    pop per cycle).  A nonempty column is popped when the entry unit is free;
+    popped at cycle ``p`` with ``L`` entries (padding included), it issues one
+    entry per cycle at ``p .. p + L - 1`` and the next column can be popped at
+    ``p + L``: there is no bubble between columns.  The entry issued last is
+    accumulated ``arith_drain - 1`` cycles later.
+
+Layer end
+    The layer's compute phase ends at the first cycle ``Y`` at which the scan
+    is done (the cycle after its last row) and every PE is idle (nothing
+    fired and not popped, nothing issued and not accumulated).  Writeback
+    starts at ``Y + 1`` and takes ``ceil(n_out / n_pe) + writeback_latency``
+    cycles; the next layer's cycle 0 follows.
+
+Run
+    A run (one input vector) takes the sum of its layers' cycles plus
+    ``RUN_OVERHEAD`` (the cycle from ``start`` to the first layer).
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..config import Timing
+
+__all__ = ["LayerCycles", "layer_cycles", "item_cycles", "run_cycles", "summarize",
+           "RUN_OVERHEAD"]
+
+RUN_OVERHEAD = 1
+
+
+@dataclass
+class LayerCycles:
+    """Cycle figures of one layer for one input vector.
+
+    Attributes
+    ----------
+    cycles : int
+        Clock cycles of the layer (compute, drain and writeback).
+    compute_cycles : int
+        Cycles until the compute phase ends (``Y + 1``).
+    broadcasts : int
+        Nonzero input activations broadcast.
+    work : numpy.ndarray
+        Per PE, entries (padding included) processed in nonzero-activation columns.
+    ideal : float
+        ``work.sum() / n_pe``: cycles with perfect load balance and no overhead.
+    """
+
+    name: str
+    cycles: int
+    compute_cycles: int
+    broadcasts: int
+    work: np.ndarray = field(repr=False)
+    ideal: float = 0.0
+
+    def to_json(self):
+        return {"name": self.name, "cycles": int(self.cycles),
+                "compute_cycles": int(self.compute_cycles), "broadcasts": int(self.broadcasts),
+                "entries": int(self.work.sum()), "ideal": float(self.ideal)}
+
+
+def layer_cycles(layer, hw, act):
+    """Cycles of one layer for one input vector.
+
+    Parameters
+    ----------
+    layer : eie.gen.bundle.Layer
+        The layer (its per-PE column lengths are used).
+    hw : eie.config.HwConfig
+        The hardware parameters.
+    act : numpy.ndarray
+        The layer's input activation codes, hardware order, length ``n_in``.
+    """
+    n_pe = hw.n_pe
+    t = Timing(hw)
+    n_rows_in = -(-layer.n_in // n_pe)
+    j_nz = np.flatnonzero(np.asarray(act))
+    rows = j_nz // n_pe
+    empty_before = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=n_rows_in) == 0)])
+    lengths = np.ascontiguousarray(layer.col_lengths.T[j_nz])  # (items, n_pe)
+    n_items = j_nz.size
+    credits, qlat = t.credits, t.queue_latency
+
+    never = -(1 << 40)
+    fire = np.empty(n_items, dtype=np.int64)
+    pops = np.empty((n_items, n_pe), dtype=np.int64)
+    last_pop = np.full(n_pe, never, dtype=np.int64)
+    free = np.full(n_pe, never, dtype=np.int64)   # cycle the entry unit is free again
+    ready = t.scan_start
+    for n in range(n_items):
+        if n:
+            ready = fire[n - 1] + 1 + empty_before[rows[n]] - empty_before[rows[n - 1]]
+        else:
+            ready += empty_before[rows[0]]
+        if n >= credits:
+            ready = max(ready, int(pops[n - credits].max()) + 1)
+        fire[n] = ready
+        p = np.maximum(last_pop + 1, ready + qlat)
+        length = lengths[n]
+        busy = length > 0
+        p = np.where(busy, np.maximum(p, free), p)
+        free = np.where(busy, p + length, free)
+        last_pop = p
+        pops[n] = p
+
+    if n_items:
+        scan_end = fire[-1] + (n_rows_in - 1 - rows[-1])
+        idle = int(max((last_pop + 1).max(), (free - 1 + t.arith_drain).max()))
+    else:
+        scan_end = t.scan_start + n_rows_in - 1
+        idle = 0
+    y = max(scan_end + 1, idle)
+    cycles = y + 1 + -(-layer.n_out // n_pe) + t.writeback_latency
+    work = lengths.sum(axis=0)
+    return LayerCycles(name=layer.name, cycles=int(cycles), compute_cycles=int(y + 1),
+                       broadcasts=int(n_items), work=work, ideal=float(work.sum() / n_pe))
+
+
+def item_cycles(bundle, acts, b):
+    """Per layer :class:`LayerCycles` of batch item ``b``.
+
+    ``acts`` is :func:`eie.sim.golden.forward`'s output: per layer its input
+    codes ``(batch, n_in)`` in hardware order.
+    """
+    return [layer_cycles(layer, bundle.hw, acts[l][b]) for l, layer in enumerate(bundle.layers)]
+
+
+def run_cycles(bundle, acts):
+    """Per batch item, per layer :class:`LayerCycles` (see :func:`item_cycles`)."""
+    return [item_cycles(bundle, acts, b) for b in range(acts[0].shape[0])]
+
+
+def summarize(bundle, per_item):
+    """The ``--report`` JSON: total cycles over the batch and per-layer sums."""
+    layers = []
+    for l, layer in enumerate(bundle.layers):
+        items = [item[l] for item in per_item]
+        layers.append({"name": layer.name,
+                       "cycles": int(sum(i.cycles for i in items)),
+                       "compute_cycles": int(sum(i.compute_cycles for i in items)),
+                       "broadcasts": int(sum(i.broadcasts for i in items)),
+                       "entries": int(sum(int(i.work.sum()) for i in items)),
+                       "ideal": float(sum(i.ideal for i in items))})
+    total = sum(l["cycles"] for l in layers) + RUN_OVERHEAD * len(per_item)
+    return {"cycles": int(total), "batch": len(per_item),
+            "per_input": [sum(i.cycles for i in item) + RUN_OVERHEAD for item in per_item],
+            "layers": layers}
