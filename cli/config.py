@@ -7,7 +7,7 @@ cycle model (:mod:`eie.sim.cycle_model`) and the RTL (:mod:`eie.hw`) agree on.
 
 from dataclasses import dataclass, fields
 
-from .errors import EieError
+from .errors import BundleError, EieError
 
 __all__ = ["HwConfig", "Timing", "CODEBOOK_SIZE", "ENTRIES_PER_WORD", "MAX_RUN",
            "ACT_BITS", "ACT_MIN", "ACT_MAX", "WEIGHT_BITS"]
@@ -101,16 +101,16 @@ class HwConfig:
     @classmethod
     def from_json(cls, obj, where="manifest.json"):
         if not isinstance(obj, dict):
-            raise EieError(f"{where}: \"hw\" must be an object")
+            raise BundleError(f"{where}: \"hw\" must be an object")
         required = ("n_pe", "spmat_words", "ptr_depth", "act_depth", "acc_width", "fifo_depth")
         missing = [k for k in required if k not in obj]
         if missing:
-            raise EieError(f"{where}: \"hw\" lacks {', '.join(missing)}")
+            raise BundleError(f"{where}: \"hw\" lacks {', '.join(missing)}")
         known = {f.name for f in fields(cls)}
         try:
             return cls(**{k: v for k, v in obj.items() if k in known})
         except EieError as e:
-            raise EieError(f"{where}: {e}") from None
+            raise BundleError(f"{where}: {e}") from None
 
     @property
     def timing(self):

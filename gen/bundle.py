@@ -351,9 +351,14 @@ class Bundle:
 
         spmat = [_read_hex(os.path.join(path, f"spmat_pe{k}.hex"), 64) for k in range(hw.n_pe)]
         ptrs = [_read_hex(os.path.join(path, f"ptr_pe{k}.hex"), 63) for k in range(hw.n_pe)]
-        layers = []
         for l, spec in enumerate(specs):
-            layers.append(_load_layer(path, mpath, l, spec, hw, spmat, ptrs))
+            _check_spec(mpath, l, spec)
+            prev = specs[l - 1] if l else None
+            if prev is not None and spec["n_in"] != prev["n_out"]:
+                raise BundleError(f"{mpath}: layer {spec['name']}: n_in={spec['n_in']} does not "
+                                  f"chain with layer {prev['name']}'s n_out={prev['n_out']}")
+        layers = [_load_layer(path, mpath, l, spec, hw, spmat, ptrs)
+                  for l, spec in enumerate(specs)]
         meta = {k: v for k, v in manifest.items()
                 if k not in ("format", "version", "hw", "layers")}
         bundle = cls(hw, layers, meta)
@@ -370,13 +375,16 @@ _LAYER_KEYS = {"name": str, "n_in": int, "n_out": int, "relu": bool, "in_frac": 
                "ptr_base": int}
 
 
-def _load_layer(path, mpath, l, spec, hw, spmat, ptrs):
+def _check_spec(mpath, l, spec):
     if not isinstance(spec, dict):
         raise BundleError(f"{mpath}: layer {l} is not an object")
     for key, typ in _LAYER_KEYS.items():
         value = spec.get(key)
         if not isinstance(value, typ) or (typ is int and isinstance(value, bool)):
             raise BundleError(f"{mpath}: layer {l}: \"{key}\" missing or not {typ.__name__}")
+
+
+def _load_layer(path, mpath, l, spec, hw, spmat, ptrs):
     name = spec["name"]
     where = f"layer {name}"
     n_in, n_out = spec["n_in"], spec["n_out"]

@@ -17,12 +17,13 @@ __all__ = ["quantize_input", "dequantize_output", "output_stage", "forward", "ru
 
 def _as_batch(x, n_in, what):
     x = np.asarray(x)
+    shape = x.shape
     single = x.ndim == 1
     if single:
         x = x[None, :]
     if x.ndim != 2 or x.shape[1] != n_in:
         raise InputError(f"{what}: expected {n_in} values per vector (shape ({n_in},) or "
-                         f"(batch, {n_in})), got shape {x.shape}")
+                         f"(batch, {n_in})), got shape {shape}")
     if x.shape[0] == 0:
         raise InputError(f"{what}: empty batch")
     return x, single

@@ -1,0 +1,151 @@
+"""Independent references written from DESIGN.md and docs/architecture.md.
+
+Plain Python, one element at a time, sharing no code with the package: a
+bundle reader, a golden model, and a cycle-by-cycle state machine of the
+microarchitecture.  The package's vectorized implementations are tested
+against these.
+"""
+
+import json
+import os
+
+import numpy as np
+
+
+# -- bundle reader and golden model (DESIGN.md sections 2-4) --------------------------------
+
+def read_bundle(path):
+    """Decode a bundle into per-layer dicts with a dense integer weight matrix (user order)."""
+    with open(os.path.join(path, "manifest.json")) as f:
+        man = json.load(f)
+    n_pe = man["hw"]["n_pe"]
+    spmat = []
+    ptrs = []
+    for k in range(n_pe):
+        with open(os.path.join(path, f"spmat_pe{k}.hex")) as f:
+            spmat.append([int(line, 16) for line in f.read().split()])
+        with open(os.path.join(path, f"ptr_pe{k}.hex")) as f:
+            ptrs.append([int(line, 16) for line in f.read().split()])
+    layers = []
+    for spec in man["layers"]:
+        n_in, n_out = spec["n_in"], spec["n_out"]
+        w = [[0] * n_in for _ in range(n_out)]  # hardware row order
+        for k in range(n_pe):
+            ptr = ptrs[k][spec["ptr_base"]:spec["ptr_base"] + n_in + 1]
+            for j in range(n_in):
+                r = -1
+                for e in range(ptr[j], ptr[j + 1]):
+                    a = spec["spmat_base"] * 8 + e
+                    byte = (spmat[k][a // 8] >> (8 * (a % 8))) & 0xFF
+                    z, v = byte >> 4, byte & 0xF
+                    r = r + z + 1
+                    if v:
+                        w[r * n_pe + k][j] = spec["codebook"][v]
+        perm = spec["row_perm"]
+        bias = [0] * n_out
+        if spec["bias"] is not None:
+            b = np.load(os.path.join(path, spec["bias"]))
+            bias = [int(b[perm[r]] if perm else b[r]) for r in range(n_out)]
+        layers.append(dict(spec, w=w, hw_bias=bias))
+    return man, layers
+
+
+def golden(layers, x_codes):
+    """Output codes (user order) of one input vector of int codes."""
+    a = list(x_codes)
+    for spec in layers:
+        s = spec["in_frac"] + spec["w_frac"] - spec["out_frac"]
+        out = []
+        for r in range(spec["n_out"]):
+            acc = spec["hw_bias"][r] + sum(wv * av for wv, av in zip(spec["w"][r], a))
+            y = (acc + (1 << (s - 1))) >> s if s > 0 else acc
+            y = max(-32768, min(32767, y))
+            if spec["relu"]:
+                y = max(0, y)
+            out.append(y)
+        a = out
+    perm = layers[-1]["row_perm"]
+    if perm:
+        y = [0] * len(a)
+        for r, orig in enumerate(perm):
+            y[orig] = a[r]
+        a = y
+    return a
+
+
+# -- cycle-by-cycle state machine (docs/architecture.md) ------------------------------------
+
+def simulate_layer(col_len, act, n_pe, n_out, timing):
+    """Cycles of one layer, stepping the documented state machines one cycle at a time.
+
+    ``col_len[k][j]`` are PE ``k``'s entries in column ``j``; ``act`` the input
+    codes (hardware order); ``timing`` an :class:`eie.config.Timing`-like object.
+    """
+    n_in = len(act)
+    n_rows = -(-n_in // n_pe)
+    credits, qlat = timing.credits, timing.queue_latency
+
+    port = None          # row held by the activation read port
+    next_read = 0
+    cur, mask = None, []
+    scan_done = False
+    count = [0] * n_pe   # fired, not popped
+    fifo = [[] for _ in range(n_pe)]   # (cycle at head, length)
+    remaining = [0] * n_pe
+    last_issue = [None] * n_pe
+
+    t = 0
+    while True:
+        # Control: compute phase over?
+        idle = all(count[k] == 0 and remaining[k] == 0 and
+                   (last_issue[k] is None or t >= last_issue[k] + timing.arith_drain)
+                   for k in range(n_pe))
+        if scan_done and idle:
+            return t + 1 + -(-n_out // n_pe) + timing.writeback_latency
+
+        read = None
+        if t == 0:
+            read, next_read = 0, 1
+        # Emitter and broadcast.
+        fire = cur is not None and mask and all(c < credits for c in count)
+        if fire:
+            k_hit = mask[0]
+            j = cur * n_pe + k_hit
+            for k in range(n_pe):
+                fifo[k].append((t + qlat, col_len[k][j]))
+        row_over = cur is not None and (not mask or (fire and len(mask) == 1))
+        new_cur, new_mask, consumed = cur, (mask[1:] if fire else mask), False
+        if (cur is None and port is not None) or row_over:
+            if port is not None:
+                new_cur = port
+                new_mask = [k for k in range(n_pe)
+                            if port * n_pe + k < n_in and act[port * n_pe + k] != 0]
+                consumed = True
+                if next_read < n_rows:
+                    read, next_read = next_read, next_read + 1
+            else:
+                new_cur, new_mask = None, []
+                scan_done = True
+        # PEs.
+        for k in range(n_pe):
+            busy_col = remaining[k] > 0
+            if busy_col:
+                remaining[k] -= 1
+                last_issue[k] = t
+            if fifo[k] and fifo[k][0][0] <= t:
+                length = fifo[k][0][1]
+                if length == 0 or not busy_col:
+                    fifo[k].pop(0)
+                    count[k] -= 1
+                    if length:
+                        remaining[k] = length - 1
+                        last_issue[k] = t
+            if fire:
+                count[k] += 1
+        # Clock edge.
+        cur, mask = new_cur, new_mask
+        if read is not None:
+            port = read
+        elif consumed:
+            port = None
+        t += 1
