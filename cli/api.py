@@ -5,22 +5,24 @@ from .sim import cycle_model, golden
 __all__ = ["infer", "simulate"]
 
 
-def infer(bundle, x, raw=False):
+def infer(bundle, x, raw=False, what="input"):
     """Golden-model output for input ``x`` (floats, or int16 codes if ``raw``).
 
     Returns floats (or codes if ``raw``), one vector or a batch like ``x``.
     """
-    codes, single = golden.quantize_input(bundle, x, raw)
+    codes, single = golden.quantize_input(bundle, x, raw, what)
     y = golden.run(bundle, codes)
     y = y if raw else golden.dequantize_output(bundle, y)
     return y[0] if single else y
 
 
-def simulate(bundle, x, raw=False, progress=None):
+def simulate(bundle, x, raw=False, progress=None, what="input"):
     """Output of the golden model and cycle counts of the cycle model.
 
     Parameters
     ----------
+    what : str
+        Names the input in error messages (e.g. its file).
     progress : callable, optional
         Wraps the loop over the batch, ``progress(iterable, description=, total=)``.
 
@@ -31,7 +33,7 @@ def simulate(bundle, x, raw=False, progress=None):
     report : dict
         ``{"cycles": total over the batch, "layers": [{"name", "cycles", ...}], ...}``.
     """
-    codes, single = golden.quantize_input(bundle, x, raw)
+    codes, single = golden.quantize_input(bundle, x, raw, what)
     acts = golden.forward(bundle, codes)
     items = range(codes.shape[0])
     if progress is not None:

@@ -115,7 +115,8 @@ def cmd_simulate(args):
 
     bundle = Bundle.load(args.bundle)
     x = _load_array(args.input, "--input")
-    y, report = simulate(bundle, x, raw=args.raw, progress=_progress_factory())
+    y, report = simulate(bundle, x, raw=args.raw, progress=_progress_factory(),
+                         what=args.input)
     y = y.astype(np.int16) if args.raw else y
     try:
         np.save(args.output, y)
@@ -126,6 +127,20 @@ def cmd_simulate(args):
     if not args.quiet:
         print(f"{report['batch']} input(s), {report['cycles']} cycles "
               f"({args.sim}); output written to {args.output}")
+    return 0
+
+
+def cmd_bench(args):
+    from .bench import SUITES, VGG6, machine_info
+
+    results = {"machine": machine_info()}
+    layer = dict(VGG6)
+    if args.quick:
+        layer.update(name="VGG-6/16", n_in=VGG6["n_in"] // 16, n_out=VGG6["n_out"] // 16)
+    for suite in args.suite:
+        results[suite] = SUITES[suite](layer=layer, sklearn=not args.no_sklearn)
+    if args.json:
+        _write_json(args.json, results)
     return 0
 
 
@@ -186,12 +201,22 @@ def build_parser():
                    help="write cycles (total over the batch) and per-layer cycles as JSON")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser("bench", help="measure the compiler and models on the paper's layers")
+    p.add_argument("--suite", action="append", choices=("compiler",),
+                   help="suite to run (repeatable; default all)")
+    p.add_argument("--quick", action="store_true", help="1/16-size layers (a smoke run)")
+    p.add_argument("--no-sklearn", action="store_true", help="skip the scikit-learn comparison")
+    p.add_argument("--json", metavar="R.json", help="write the figures as JSON")
+    p.set_defaults(func=cmd_bench)
     return parser
 
 
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "bench" and not args.suite:
+        args.suite = ["compiler"]
     try:
         return args.func(args)
     except EieError as e:

@@ -101,85 +101,90 @@ def _per_layer(value, n, what, default):
 
 
 def _check_model(weights, biases, names):
-    coos = []
+    """Validate the layers; returns them as dense arrays or COO matrices, unconverted."""
+    layers = []
     for l, w in enumerate(weights):
         name = names[l]
-        if sp.issparse(w):
-            w = w.tocoo()
-            shape, vals = w.shape, w.data
-        else:
-            w = np.asarray(w)
-            shape, vals = w.shape, w
-        if len(shape) != 2 or 0 in shape:
+        w = w.tocoo() if sp.issparse(w) else np.asarray(w)
+        vals = w.data if sp.issparse(w) else w
+        if len(w.shape) != 2 or 0 in w.shape:
             raise ModelError(f"layer {name}: weights must be a non-empty 2-D array "
-                             f"(out x in), got shape {shape}")
-        if np.asarray(vals).dtype.kind not in "fiub":
+                             f"(out x in), got shape {w.shape}")
+        if vals.dtype.kind not in "fiub":
             raise ModelError(f"layer {name}: weights have non-numeric dtype {vals.dtype}")
-        vals = np.asarray(vals, dtype=np.float64)
-        bad = np.argwhere(~np.isfinite(vals))
-        if bad.size:
-            at = tuple(bad[0]) if vals.ndim == 2 else (w.row[bad[0, 0]], w.col[bad[0, 0]])
-            value = vals[tuple(bad[0])]
-            raise ModelError(f"layer {name}: weight [{at[0]}, {at[1]}] is {value}")
-        if l and shape[1] != coos[-1][3][0]:
-            raise ModelError(f"layer {name}: takes {shape[1]} inputs but layer {names[l - 1]} "
-                             f"has {coos[-1][3][0]} outputs")
-        if sp.issparse(w):
-            keep = vals != 0
-            coos.append((w.row[keep].astype(np.int64), w.col[keep].astype(np.int64),
-                         vals[keep], shape))
-        else:
-            r, c = np.nonzero(vals)
-            coos.append((r, c, vals[r, c], shape))
+        if vals.dtype.kind == "f" and not np.isfinite(vals).all():
+            bad = np.argwhere(~np.isfinite(vals))[0]
+            at = tuple(bad) if vals.ndim == 2 else (w.row[bad[0]], w.col[bad[0]])
+            raise ModelError(f"layer {name}: weight [{at[0]}, {at[1]}] is {vals[tuple(bad)]}")
+        if l and w.shape[1] != layers[-1].shape[0]:
+            raise ModelError(f"layer {name}: takes {w.shape[1]} inputs but layer {names[l - 1]} "
+                             f"has {layers[-1].shape[0]} outputs")
         b = biases[l]
         if b is not None:
             b = np.asarray(b)
-            if b.shape != (shape[0],) or b.dtype.kind not in "fiub":
-                raise ModelError(f"layer {name}: bias must be a vector of {shape[0]} numbers, "
+            if b.shape != (w.shape[0],) or b.dtype.kind not in "fiub":
+                raise ModelError(f"layer {name}: bias must be a vector of {w.shape[0]} numbers, "
                                  f"got {b.dtype} {b.shape}")
             if not np.isfinite(b.astype(np.float64)).all():
                 i = int(np.argmax(~np.isfinite(b.astype(np.float64))))
                 raise ModelError(f"layer {name}: bias [{i}] is {b[i]}")
-    return coos
+        layers.append(w)
+    return layers
 
 
-def prune(coos, density, scope="layer"):
-    """Magnitude pruning of COO layers ``(rows, cols, vals, shape)``.
+def _magnitudes(w):
+    """Flat magnitudes of a layer's stored values (dense: all of them)."""
+    return np.abs(w.data if sp.issparse(w) else w.ravel())
+
+
+def _keep_largest(mag, k):
+    """Mask of the ``k`` largest nonzero magnitudes (ties broken by position)."""
+    keep = mag > 0
+    if k >= np.count_nonzero(keep):
+        return keep
+    if k <= 0:
+        return np.zeros(mag.size, dtype=bool)
+    thr = np.partition(mag, mag.size - k)[mag.size - k]
+    keep = mag > thr
+    need = k - int(np.count_nonzero(keep))
+    if need > 0:
+        keep[np.flatnonzero(mag == thr)[:need]] = True
+    return keep
+
+
+def _to_coo(w, keep):
+    """``(rows, cols, float64 values, shape)`` of the kept values of a layer."""
+    if sp.issparse(w):
+        return (w.row[keep].astype(np.int64), w.col[keep].astype(np.int64),
+                w.data[keep].astype(np.float64), w.shape)
+    idx = np.flatnonzero(keep)
+    rows, cols = np.divmod(idx, w.shape[1])
+    return rows, cols, w.ravel()[idx].astype(np.float64), w.shape
+
+
+def prune(layers, density=None, scope="layer"):
+    """Magnitude pruning; returns COO layers ``(rows, cols, vals, shape)``.
 
     ``density`` is a fraction of each layer's weights (``scope="layer"``; one
-    value or one per layer) or of all weights together (``scope="global"``).
-    The largest magnitudes are kept (ties broken by position).
+    value or one per layer) or of all weights together (``scope="global"``);
+    ``None`` keeps every nonzero.  The largest magnitudes are kept, ties broken
+    by position.
     """
-    def keep_top(vals, k):
-        if k >= vals.size:
-            return np.ones(vals.size, dtype=bool)
-        order = np.argsort(-np.abs(vals), kind="stable")[:k]
-        keep = np.zeros(vals.size, dtype=bool)
-        keep[order] = True
-        return keep
-
+    mags = [_magnitudes(w) for w in layers]
+    if density is None:
+        return [_to_coo(w, m > 0) for w, m in zip(layers, mags)]
     if scope == "global":
         if not np.isscalar(density):
             raise ModelError("--density: global pruning takes one density")
-        total = sum(s[0] * s[1] for _, _, _, s in coos)
-        k = int(round(float(density) * total))
-        allv = np.concatenate([v for _, _, v, _ in coos])
-        keep = keep_top(allv, k)
-        out, at = [], 0
-        for r, c, v, s in coos:
-            m = keep[at:at + v.size]
-            at += v.size
-            out.append((r[m], c[m], v[m], s))
-        return out
+        total = sum(w.shape[0] * w.shape[1] for w in layers)
+        keep = _keep_largest(np.concatenate(mags), int(round(float(density) * total)))
+        bounds = np.cumsum([0] + [m.size for m in mags])
+        return [_to_coo(w, keep[bounds[l]:bounds[l + 1]]) for l, w in enumerate(layers)]
     if scope != "layer":
         raise ModelError(f"prune scope must be 'layer' or 'global', not {scope!r}")
-    densities = _per_layer(density, len(coos), "--density", None)
-    out = []
-    for (r, c, v, s), d in zip(coos, densities):
-        k = int(round(float(d) * s[0] * s[1]))
-        m = keep_top(v, k)
-        out.append((r[m], c[m], v[m], s))
-    return out
+    densities = _per_layer(density, len(layers), "--density", None)
+    return [_to_coo(w, _keep_largest(m, int(round(float(d) * w.shape[0] * w.shape[1]))))
+            for w, m, d in zip(layers, mags, densities)]
 
 
 def share_weights(vals, max_iter=300):
@@ -314,13 +319,14 @@ def compress(weights, biases=None, options=None, **kw):
     names = list(opts.names) if opts.names else [f"fc{l + 1}" for l in range(n)]
     relu = [bool(r) for r in _per_layer(opts.relu, n, "--relu", None)] if opts.relu is not None \
         else [l < n - 1 for l in range(n)]
-    coos = _check_model(weights, biases, names)
+    layers_in = _check_model(weights, biases, names)
     biases = [None if b is None else np.asarray(b, dtype=np.float64) for b in biases]
     if opts.density is not None:
         for d in ([opts.density] if np.isscalar(opts.density) else opts.density):
             if not (isinstance(d, (int, float)) and 0 < d <= 1):
                 raise ModelError(f"--density {d!r} must be in (0, 1]")
-        coos = prune(coos, opts.density, opts.prune_scope)
+    coos = prune(layers_in, opts.density, opts.prune_scope)
+    del layers_in
 
     if opts.act_frac is not None:
         fracs = _per_layer(opts.act_frac, n + 1, "--act-frac", None) \

@@ -34,7 +34,8 @@ def kmeans_1d(values, k, *, init=None, max_iter=300):
     Returns
     -------
     centroids : numpy.ndarray
-        ``k`` sorted centroids (a centroid whose cluster empties keeps its value).
+        ``k`` sorted centroids.  A cluster that empties is moved to the value
+        farthest from its centroid, as scikit-learn does.
     labels : numpy.ndarray
         Index of the nearest centroid for each value (ties to the lower one).
     wcss : float
@@ -55,6 +56,16 @@ def kmeans_1d(values, k, *, init=None, max_iter=300):
         counts = np.diff(bounds)
         sums = csum[bounds[1:]] - csum[bounds[:-1]]
         new = np.where(counts > 0, sums / np.maximum(counts, 1), c)
+        empty = np.flatnonzero(counts == 0)
+        if empty.size:
+            # As scikit-learn does: move empty clusters to the points farthest from
+            # their centroids (with pruned weights, linear initialisation puts
+            # centroids in the empty gap around zero).
+            dist = np.abs(xs - np.repeat(new, counts))
+            n_move = min(empty.size, int(np.count_nonzero(dist > 0)))
+            if n_move:
+                far = np.argpartition(dist, -n_move)[-n_move:]
+                new[empty[:n_move]] = xs[far]
         new.sort()
         if np.array_equal(new, c):
             break

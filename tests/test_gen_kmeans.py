@@ -37,3 +37,16 @@ def test_huffman():
     # Kraft equality for a full binary code.
     assert sum(2.0 ** -lengths) == pytest.approx(1.0)
     assert huffman_bits(np.array([3] * 10 + [4] * 10)) == 20
+
+
+def test_pruned_weights_use_every_cluster():
+    """Linear init spans the pruning gap around 0; no centroid may stay stranded there."""
+    sklearn = pytest.importorskip("sklearn.cluster")
+    rng = np.random.default_rng(7)
+    w = rng.normal(0, 1, 100_000)
+    x = w[np.abs(w) > np.quantile(np.abs(w), 0.9)]
+    c, labels, wcss, _ = kmeans_1d(x, 15)
+    assert np.bincount(labels, minlength=15).min() > 0
+    km = sklearn.KMeans(n_clusters=15, init=linear_init(x, 15).reshape(-1, 1), n_init=1,
+                        max_iter=300, algorithm="lloyd").fit(x.reshape(-1, 1))
+    assert wcss <= 1.15 * km.inertia_
