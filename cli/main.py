@@ -2,7 +2,6 @@
 
 import argparse
 import json
-import os
 import sys
 
 import numpy as np
@@ -144,6 +143,18 @@ def cmd_bench(args):
     return 0
 
 
+def cmd_demo(args):
+    from .demo import format_demo, run_demo, write_json
+
+    console = _console()
+    res = run_demo(out_dir=args.out, n_pe=args.pes, seed=args.seed, model=args.model,
+                   data=args.data, log=console.print, progress=_progress_factory())
+    format_demo(res, console)
+    if args.json:
+        write_json(args.json, res)
+    return 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="eie", description="EIE: compress fully connected layers and run them on the "
@@ -201,6 +212,18 @@ def build_parser():
                    help="write cycles (total over the batch) and per-layer cycles as JSON")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser("demo", help="end to end: train, prune, share, compress, run",
+                       description="Train an MLP on scikit-learn's digits, compress it the "
+                                   "Deep Compression way and run it on the EIE models.")
+    p.add_argument("--out", default="eie-demo", help="bundle directory (default eie-demo)")
+    p.add_argument("--pes", type=int, default=8, help="number of PEs (default 8)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--model", metavar="M.npz", help="use this model instead of training")
+    p.add_argument("--data", metavar="D.npz", help="with --model: x_test, y_test (x_train "
+                                                    "optional, for calibration)")
+    p.add_argument("--json", metavar="R.json", help="write the figures as JSON")
+    p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("bench", help="measure the compiler and models on the paper's layers")
     p.add_argument("--suite", action="append", choices=("compiler",),

@@ -17,7 +17,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..config import (ACT_BITS, CODEBOOK_SIZE, ENTRIES_PER_WORD, WEIGHT_BITS, HwConfig)
-from ..errors import BundleError, CapacityError, EieError
+from ..errors import BundleError, CapacityError
 from .encode import decode_pe, local_rows, pack_words, unpack_entries
 
 __all__ = ["Layer", "Bundle", "FORMAT", "VERSION"]

@@ -1,7 +1,6 @@
 """The cycle model against a cycle-by-cycle state machine of the microarchitecture."""
 
 import numpy as np
-import pytest
 import reference
 from conftest import random_layers
 from hypothesis import given, settings

@@ -1,0 +1,33 @@
+"""Developer sessions: ``nox -s tests``, ``lint``, ``bench``, ``demo``."""
+
+import nox
+
+nox.options.sessions = ["lint", "tests"]
+nox.options.reuse_existing_virtualenvs = True
+
+
+@nox.session
+def tests(session):
+    """The test suite (the README's test command, inside a nox venv)."""
+    session.install("-e", ".[dev]")
+    session.run("python", "-m", "pytest", *session.posargs)
+
+
+@nox.session
+def lint(session):
+    session.install("ruff")
+    session.run("ruff", "check", "cli", "gen", "sim", "hw", "tests", "noxfile.py")
+
+
+@nox.session
+def bench(session):
+    """Benchmarks with figures printed and written to bench.json (not timed tests)."""
+    session.install("-e", ".[dev]")
+    session.run("eie", "bench", "--json", "bench.json", *session.posargs)
+
+
+@nox.session
+def demo(session):
+    """The end-to-end demo (the README's main job)."""
+    session.install("-e", ".")
+    session.run("eie", "demo", *session.posargs)
