@@ -11,20 +11,13 @@ from .errors import EieError, InputError
 __all__ = ["main"]
 
 
-def _ints(text, what):
+def _numbers(text, what, cast=int):
+    """One number, or a list of them from a comma-separated option value."""
     try:
-        values = [int(v) for v in text.split(",")]
+        values = [cast(v) for v in text.split(",")]
     except ValueError:
-        raise EieError(f"{what}: expected an integer or a comma-separated list, got {text!r}") \
-            from None
-    return values[0] if len(values) == 1 else values
-
-
-def _floats(text, what):
-    try:
-        values = [float(v) for v in text.split(",")]
-    except ValueError:
-        raise EieError(f"{what}: expected a number or a comma-separated list, got {text!r}") \
+        kind = "an integer" if cast is int else "a number"
+        raise EieError(f"{what}: expected {kind} or a comma-separated list, got {text!r}") \
             from None
     return values[0] if len(values) == 1 else values
 
@@ -69,11 +62,11 @@ def cmd_compress(args):
     weights, biases = load_model(args.model)
     opts = CompressOptions(
         n_pe=args.pes,
-        density=None if args.density is None else _floats(args.density, "--density"),
+        density=None if args.density is None else _numbers(args.density, "--density", float),
         prune_scope=args.prune_scope,
         relu=None if args.relu is None else [bool(v) for v in
-                                             np.atleast_1d(_ints(args.relu, "--relu"))],
-        act_frac=None if args.act_frac is None else _ints(args.act_frac, "--act-frac"),
+                                             np.atleast_1d(_numbers(args.relu, "--relu"))],
+        act_frac=None if args.act_frac is None else _numbers(args.act_frac, "--act-frac"),
         calibration=None if args.calibrate is None else _load_array(args.calibrate,
                                                                     "--calibrate"),
         balance=args.balance, acc_width=args.acc_width, fifo_depth=args.fifo_depth,
