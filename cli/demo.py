@@ -7,7 +7,6 @@ fine-tuned as in Deep Compression, then compiled to a bundle and run on the
 held-out set by the golden model and the cycle model.
 """
 
-import json
 import os
 
 import numpy as np
@@ -15,6 +14,7 @@ import numpy as np
 from .api import simulate
 from .errors import InputError
 from .gen import compress, compression_report, load_model
+from .gen.compress import keep_largest
 from .gen.kmeans import kmeans_1d
 
 __all__ = ["run_demo", "train_mlp"]
@@ -56,6 +56,11 @@ def _accuracy(ws, bs, x, y):
     return float(np.mean(np.argmax(_forward(ws, bs, x)[-1], axis=1) == y))
 
 
+def _expand(shared):
+    """Dense weight matrices from per-layer ``(labels, centroids)`` (label -1: pruned)."""
+    return [np.where(lab >= 0, c[np.maximum(lab, 0)], 0.0) for lab, c in shared]
+
+
 def train_mlp(x, y, ws, bs, epochs, rng, masks=None, lr=2e-3, shared=None, progress=None,
               label="train"):
     """Adam on cross-entropy.  ``masks`` keep pruned weights at zero; ``shared``
@@ -75,7 +80,7 @@ def train_mlp(x, y, ws, bs, epochs, rng, masks=None, lr=2e-3, shared=None, progr
         for i in range(0, len(x), 64):
             idx = order[i:i + 64]
             if shared:
-                ws = [np.where(lab >= 0, c[np.maximum(lab, 0)], 0.0) for lab, c in shared]
+                ws = _expand(shared)
             gw, gb = _grads(ws, bs, x[idx], y[idx])
             if shared:
                 gw = [np.bincount(lab[lab >= 0], g[lab >= 0], minlength=c.size)
@@ -90,7 +95,7 @@ def train_mlp(x, y, ws, bs, epochs, rng, masks=None, lr=2e-3, shared=None, progr
                 vp += 0.001 * g * g
                 p -= lr * (mp / (1 - 0.9 ** step)) / (np.sqrt(vp / (1 - 0.999 ** step)) + 1e-8)
     if shared:
-        out[:] = [np.where(lab >= 0, c[np.maximum(lab, 0)], 0.0) for lab, c in shared]
+        out[:] = _expand(shared)
     return out, bs
 
 
@@ -104,7 +109,7 @@ def _digits(seed):
     return x[order[n_test:]], y[order[n_test:]], x[order[:n_test]], y[order[:n_test]]
 
 
-def _train_and_compress_float(seed, log, progress):
+def _train_prune_share(seed, log, progress):
     rng = np.random.default_rng(seed)
     x_tr, y_tr, x_te, y_te = _digits(seed)
     ws = [rng.normal(0, np.sqrt(2 / n_in), (n_out, n_in)) for n_in, n_out in
@@ -113,14 +118,12 @@ def _train_and_compress_float(seed, log, progress):
     train_mlp(x_tr, y_tr, ws, bs, 40, rng, progress=progress, label="train float")
     float_acc = _accuracy(ws, bs, x_te, y_te)
     log(f"float model: {float_acc:.2%} test accuracy")
-    dense = [w.copy() for w in ws], [b.copy() for b in bs]
 
     masks = [np.ones_like(w) for w in ws]
     for step in PRUNE_STEPS:
         for l, w in enumerate(ws):
             k = int(round(min(1.0, step * FINAL_DENSITY[l]) * w.size))
-            thr = np.partition(np.abs(w).ravel(), w.size - k)[w.size - k]
-            masks[l] = (np.abs(w) >= thr).astype(float)
+            masks[l] = keep_largest(np.abs(w).ravel(), k).reshape(w.shape).astype(float)
             w *= masks[l]
         final = step == PRUNE_STEPS[-1]
         train_mlp(x_tr, y_tr, ws, bs, 40 if final else 15, rng, masks=masks,
@@ -140,7 +143,7 @@ def _train_and_compress_float(seed, log, progress):
               label="tune centroids")
     shared_acc = _accuracy(ws, bs, x_te, y_te)
     log(f"4-bit weight sharing, centroids fine-tuned: {shared_acc:.2%}")
-    return {"weights": ws, "biases": bs, "dense": dense, "x_train": x_tr, "x_test": x_te,
+    return {"weights": ws, "biases": bs, "x_train": x_tr, "x_test": x_te,
             "y_test": y_te, "float_accuracy": float_acc, "pruned_accuracy": pruned_acc,
             "shared_accuracy": shared_acc}
 
@@ -176,7 +179,7 @@ def run_demo(out_dir="eie-demo", n_pe=8, seed=0, model=None, data=None, log=prin
     """Train (or load), compress and evaluate; returns the figures as a dict."""
     if model is not None and data is None:
         raise InputError("--model needs --data (an .npz with x_test, y_test)")
-    st = _load_user(model, data) if model else _train_and_compress_float(seed, log, progress)
+    st = _load_user(model, data) if model else _train_prune_share(seed, log, progress)
     bundle = compress(st["weights"], st["biases"], n_pe=n_pe, calibration=st["x_train"],
                       density=None)
     bundle.save(out_dir)
@@ -221,8 +224,3 @@ def format_demo(res, console):
     console.print(table)
     console.print(f"bundle written to {res['bundle']}")
 
-
-def write_json(path, res):
-    with open(path, "w") as f:
-        json.dump(res, f, indent=1)
-        f.write("\n")

@@ -137,14 +137,14 @@ def cmd_bench(args):
 
 
 def cmd_demo(args):
-    from .demo import format_demo, run_demo, write_json
+    from .demo import format_demo, run_demo
 
     console = _console()
     res = run_demo(out_dir=args.out, n_pe=args.pes, seed=args.seed, model=args.model,
                    data=args.data, log=console.print, progress=_progress_factory())
     format_demo(res, console)
     if args.json:
-        write_json(args.json, res)
+        _write_json(args.json, res)
     return 0
 
 

@@ -27,7 +27,7 @@ from .bundle import Bundle, Layer
 from .encode import encode_layer, local_rows
 from .kmeans import kmeans_1d
 
-__all__ = ["compress", "CompressOptions", "load_model", "prune", "share_weights",
+__all__ = ["compress", "CompressOptions", "load_model", "prune", "keep_largest", "share_weights",
            "balance_rows", "DEFAULT_ACT_FRAC"]
 
 DEFAULT_ACT_FRAC = 8
@@ -137,7 +137,7 @@ def _magnitudes(w):
     return np.abs(w.data if sp.issparse(w) else w.ravel())
 
 
-def _keep_largest(mag, k):
+def keep_largest(mag, k):
     """Mask of the ``k`` largest nonzero magnitudes (ties broken by position)."""
     keep = mag > 0
     if k >= np.count_nonzero(keep):
@@ -177,13 +177,13 @@ def prune(layers, density=None, scope="layer"):
         if not np.isscalar(density):
             raise ModelError("--density: global pruning takes one density")
         total = sum(w.shape[0] * w.shape[1] for w in layers)
-        keep = _keep_largest(np.concatenate(mags), int(round(float(density) * total)))
+        keep = keep_largest(np.concatenate(mags), int(round(float(density) * total)))
         bounds = np.cumsum([0] + [m.size for m in mags])
         return [_to_coo(w, keep[bounds[l]:bounds[l + 1]]) for l, w in enumerate(layers)]
     if scope != "layer":
         raise ModelError(f"prune scope must be 'layer' or 'global', not {scope!r}")
     densities = _per_layer(density, len(layers), "--density", None)
-    return [_to_coo(w, _keep_largest(m, int(round(float(d) * w.shape[0] * w.shape[1]))))
+    return [_to_coo(w, keep_largest(m, int(round(float(d) * w.shape[0] * w.shape[1]))))
             for w, m, d in zip(layers, mags, densities)]
 
 
