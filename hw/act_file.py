@@ -1,0 +1,82 @@
+"""Source and destination activation files of a PE.
+
+Both files live in one two-bank memory: bank ``src`` is the running layer's
+source (its local input activations, read by the scanner), bank ``~src`` its
+destination (written by writeback).  The control unit flips ``src`` every
+layer, so a layer's output is the next layer's input without a copy.  Between
+runs the host reads and writes both banks through the same ports.
+"""
+
+from amaranth.hdl import Cat, Module, Mux, signed
+from amaranth.lib import wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from ..config import ACT_BITS
+
+__all__ = ["ActFile"]
+
+
+class ActFile(wiring.Component):
+    """Two-bank activation memory (one read and one write port).
+
+    Parameters
+    ----------
+    geometry : eie.hw.geometry.Geometry
+
+    Members
+    -------
+    src : In(1)
+        Bank the running layer reads; writes go to the other bank.
+    rd_en, rd_addr : In
+        Read local index ``rd_addr`` of the source bank; ``rd_data`` holds the
+        value from the next cycle until the next read.
+    wr_en, wr_addr, wr_data : In
+        Write local row ``wr_addr`` of the destination bank.
+    host_mode : In(1)
+        The host owns the ports (the accelerator is not busy).
+    host_re, host_we, host_addr, host_data : In
+        Host access to ``bank * act_depth + index`` (``host_addr`` is that index).
+    """
+
+    def __init__(self, geometry):
+        self._g = geometry
+        g = geometry
+        super().__init__({
+            "src": In(1),
+            "rd_en": In(1),
+            "rd_addr": In(g.act_addr_width),
+            "rd_data": Out(signed(ACT_BITS)),
+            "wr_en": In(1),
+            "wr_addr": In(g.act_addr_width),
+            "wr_data": In(signed(ACT_BITS)),
+            "host_mode": In(1),
+            "host_re": In(1),
+            "host_we": In(1),
+            "host_addr": In((2 * g.hw.act_depth - 1).bit_length()),
+            "host_data": In(signed(ACT_BITS)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        g = self._g
+        depth = g.hw.act_depth
+        m.submodules.mem = mem = Memory(shape=signed(ACT_BITS), depth=2 * depth, init=[])
+        rp = mem.read_port()
+        wp = mem.write_port()
+
+        def bank_addr(bank, index):
+            # bank * depth + index, without a multiplier when depth is a power of 2.
+            if depth & (depth - 1) == 0:
+                return Cat(index[:g.act_addr_width] if depth > 1 else index[:0], bank)
+            return bank * depth + index
+
+        m.d.comb += [
+            rp.addr.eq(Mux(self.host_mode, self.host_addr, bank_addr(self.src, self.rd_addr))),
+            rp.en.eq(Mux(self.host_mode, self.host_re, self.rd_en)),
+            self.rd_data.eq(rp.data),
+            wp.addr.eq(Mux(self.host_mode, self.host_addr, bank_addr(~self.src, self.wr_addr))),
+            wp.data.eq(Mux(self.host_mode, self.host_data, self.wr_data)),
+            wp.en.eq(Mux(self.host_mode, self.host_we, self.wr_en)),
+        ]
+        return m

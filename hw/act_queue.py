@@ -1,0 +1,109 @@
+"""A PE's activation queue with credit-based backpressure.
+
+The broadcast of an activation is a promise that every PE will store it: an
+item *fired* at cycle ``t`` reaches the queue a fixed number of cycles later
+(``bcast_latency + 1``).  Each queue therefore counts *credits in use*: items
+fired and not yet popped.  The broadcast fires only while every queue has a
+count below ``credits``; the queue holds ``credits`` items, so it cannot
+overflow whatever is in flight.  ``fifo_depth`` of DESIGN.md is ``credits``
+minus the broadcast pipeline (see ``docs/architecture.md``).
+"""
+
+from amaranth.hdl import Module, Mux, Signal
+from amaranth.lib import wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+__all__ = ["ActQueue"]
+
+
+class ActQueue(wiring.Component):
+    """First-word-fall-through queue of ``credits`` items with a credit counter.
+
+    Parameters
+    ----------
+    shape : ShapeCastable
+        Shape of an item (e.g. a ``StructLayout`` of value, start and length).
+    credits : int
+        Physical depth, and the most items that may be fired and not popped.
+
+    Members
+    -------
+    fire : In(1)
+        An item was broadcast this cycle (it will be pushed later).
+    has_credit : Out(1)
+        Fewer than ``credits`` items are fired and not popped: this queue lets
+        the broadcast fire.
+    idle : Out(1)
+        No item is fired and not popped.
+    w_en, w_data : In
+        Push (one cycle after the pointer read).  Only items that were fired.
+    r_rdy, r_data : Out
+        Head of the queue, visible the cycle after its push.
+    r_en : In(1)
+        Pop the head (ignored when ``r_rdy`` is low).
+    count, level : Out
+        Items fired and not popped; items stored.
+
+    A push at cycle ``c`` is at the head at ``c + 1`` if the queue was empty.
+    One push and one pop per cycle.
+    """
+
+    def __init__(self, shape, credits):
+        if not isinstance(credits, int) or credits < 1:
+            raise ValueError(f"credits must be a positive integer, not {credits!r}")
+        self._shape = shape
+        self._credits = credits
+        count_width = credits.bit_length()
+        super().__init__({
+            "fire": In(1),
+            "has_credit": Out(1),
+            "idle": Out(1),
+            "w_en": In(1),
+            "w_data": In(shape),
+            "r_rdy": Out(1),
+            "r_data": Out(shape),
+            "r_en": In(1),
+            "count": Out(count_width),
+            "level": Out(count_width),
+        })
+
+    @property
+    def credits(self):
+        return self._credits
+
+    def elaborate(self, platform):
+        m = Module()
+        depth = self._credits
+        m.submodules.storage = storage = Memory(shape=self._shape, depth=depth, init=[])
+        wp = storage.write_port()
+        rp = storage.read_port(domain="comb")
+
+        ptr_width = max(1, (depth - 1).bit_length())
+        w_ptr = Signal(ptr_width)
+        r_ptr = Signal(ptr_width)
+
+        def incr(ptr):
+            return Mux(ptr == depth - 1, 0, ptr + 1)
+
+        do_pop = Signal()
+        m.d.comb += [
+            self.r_rdy.eq(self.level != 0),
+            do_pop.eq(self.r_en & self.r_rdy),
+            rp.addr.eq(r_ptr),
+            self.r_data.eq(rp.data),
+            wp.addr.eq(w_ptr),
+            wp.data.eq(self.w_data),
+            wp.en.eq(self.w_en),
+            self.has_credit.eq(self.count < self._credits),
+            self.idle.eq(self.count == 0),
+        ]
+        with m.If(self.w_en):
+            m.d.sync += w_ptr.eq(incr(w_ptr))
+        with m.If(do_pop):
+            m.d.sync += r_ptr.eq(incr(r_ptr))
+        m.d.sync += [
+            self.level.eq(self.level + self.w_en - do_pop),
+            self.count.eq(self.count + self.fire - do_pop),
+        ]
+        return m

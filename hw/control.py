@@ -1,0 +1,174 @@
+"""Central control: layer sequencing, start/busy/done, cycle counters, layer table.
+
+A run starts when the host writes ``start``; that cycle loads layer 0's
+parameters (the run's one cycle of overhead).  Each layer then goes through:
+
+* compute, from its cycle 0 (``layer_go``: the scanner reads row 0) until the
+  first cycle ``Y`` at which the scan is done and every PE is idle;
+* writeback, local rows ``0 .. rows_out - 1`` read at ``Y + 1 ..``, written to
+  the destination files two cycles later.
+
+The layer's last cycle loads the next layer's parameters (source and
+destination files swap) or ends the run.  ``cycles`` counts from the start
+cycle to the last cycle; ``layer_cycles[l]`` counts layer ``l``.
+"""
+
+from amaranth.hdl import Module, Mux, Signal
+from amaranth.lib import wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from .geometry import Geometry, Reg
+
+__all__ = ["Control"]
+
+
+class Control(wiring.Component):
+    """The central control unit.
+
+    Parameters
+    ----------
+    geometry : eie.hw.geometry.Geometry
+    table_init : dict of str to list of int, optional
+        Layer table contents per field (:attr:`Geometry.LAYER_FIELDS`), baked model.
+    n_layers_init : int
+        Reset value of the layer count.
+
+    Members
+    -------
+    layer : Out(Geometry.layer_layout)
+        The running layer's parameters (registered).
+    layer_go : Out(1)
+        Cycle 0 of a layer.
+    wb_valid, wb_row : Out
+        Writeback read of a local row.
+    scan_done, all_idle : In(1)
+        From the scanner and the PEs.
+    busy, done : Out(1)
+        A run is in progress; the last run has finished (until the next start).
+    host_we_ctrl, host_re_ctrl, host_we_layer, host_offset, host_data : In
+        Host access to the registers (:class:`~eie.hw.geometry.Reg`) and the table.
+    ctrl_rdata : Out(64)
+        Register read data (combinational from ``host_offset``).
+    """
+
+    def __init__(self, geometry, table_init=None, n_layers_init=0):
+        self._g = geometry
+        self._table_init = table_init or {}
+        self._n_layers_init = n_layers_init
+        g = geometry
+        super().__init__({
+            "layer": Out(g.layer_layout),
+            "layer_go": Out(1),
+            "wb_valid": Out(1),
+            "wb_row": Out(g.act_addr_width),
+            "scan_done": In(1),
+            "all_idle": In(1),
+            "busy": Out(1),
+            "done": Out(1),
+            "host_we_ctrl": In(1),
+            "host_we_layer": In(1),
+            "host_offset": In(g.host.offset_bits),
+            "host_data": In(64),
+            "ctrl_rdata": Out(64),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        g = self._g
+        hw = g.hw
+
+        # Layer table: one small memory per field, read asynchronously.
+        busy = self.busy
+        table_addr = Signal(g.layer_width)
+        m.d.comb += table_addr.eq(Mux(busy, self.layer.index + 1, 0))
+        entry = {}
+        n_fields = len(Geometry.LAYER_FIELDS)
+        for f, name in enumerate(Geometry.LAYER_FIELDS):
+            m.submodules[f"table_{name}"] = mem = Memory(
+                shape=g.layer_field_width(name), depth=g.max_layers,
+                init=self._table_init.get(name, []))
+            wp = mem.write_port()
+            rp = mem.read_port(domain="comb")
+            m.d.comb += [
+                wp.addr.eq(self.host_offset[3:]),
+                wp.data.eq(self.host_data),
+                wp.en.eq(self.host_we_layer & (self.host_offset[:3] == f)),
+                rp.addr.eq(table_addr),
+            ]
+            entry[name] = rp.data
+        assert n_fields <= 8
+
+        n_layers = Signal(g.layer_width + 1, init=self._n_layers_init)
+        phase_wb = Signal()
+        t = Signal(g.cycle_width)
+        total = Signal(g.cycle_width)
+        runs = Signal(32)
+        wb_i = Signal(g.row_count_width + 1)
+        m.submodules.layer_cycles = lc_mem = Memory(shape=g.cycle_width, depth=g.max_layers,
+                                                    init=[])
+        lc_wp = lc_mem.write_port()
+        lc_rp = lc_mem.read_port(domain="comb")
+
+        def load_layer(index, src):
+            stmts = [self.layer.index.eq(index), self.layer.src.eq(src)]
+            for name in Geometry.LAYER_FIELDS:
+                if name == "flags":
+                    stmts.append(self.layer.flags.eq(entry[name]))
+                else:
+                    stmts.append(getattr(self.layer, name).eq(entry[name]))
+            return stmts
+
+        start = Signal()
+        m.d.comb += [
+            start.eq(self.host_we_ctrl & (self.host_offset == Reg.CONTROL) & self.host_data[0]
+                     & ~busy),
+            self.layer_go.eq(busy & ~phase_wb & (t == 0)),
+            lc_wp.addr.eq(self.layer.index),
+            lc_wp.data.eq(t + 1),
+        ]
+        with m.If(start):
+            with m.If(n_layers == 0):
+                m.d.sync += [self.done.eq(1), total.eq(1)]
+            with m.Else():
+                m.d.sync += [busy.eq(1), self.done.eq(0), t.eq(0), total.eq(1),
+                             phase_wb.eq(0)]
+                m.d.sync += load_layer(0, 0)
+        with m.Elif(busy):
+            m.d.sync += [total.eq(total + 1), t.eq(t + 1)]
+            with m.If(~phase_wb):
+                with m.If(~self.layer_go & self.scan_done & self.all_idle):
+                    m.d.sync += [phase_wb.eq(1), wb_i.eq(0)]
+            with m.Else():
+                m.d.sync += wb_i.eq(wb_i + 1)
+                m.d.comb += [
+                    self.wb_valid.eq(wb_i < self.layer.rows_out),
+                    self.wb_row.eq(wb_i),
+                ]
+                with m.If(wb_i == self.layer.rows_out + 1):
+                    m.d.comb += lc_wp.en.eq(1)
+                    with m.If(self.layer.index + 1 < n_layers):
+                        m.d.sync += [t.eq(0), phase_wb.eq(0)]
+                        m.d.sync += load_layer(self.layer.index + 1, ~self.layer.src)
+                    with m.Else():
+                        m.d.sync += [busy.eq(0), self.done.eq(1), runs.eq(runs + 1)]
+
+        # Registers.
+        with m.If(self.host_we_ctrl & (self.host_offset == Reg.N_LAYERS) & ~busy):
+            m.d.sync += n_layers.eq(self.host_data)
+        info = (hw.n_pe | g.max_layers << 16 | hw.acc_width << 32 | hw.fifo_depth << 40)
+        m.d.comb += lc_rp.addr.eq(self.host_offset - Reg.LAYER_CYCLES)
+        with m.Switch(self.host_offset):
+            with m.Case(Reg.CONTROL):
+                m.d.comb += self.ctrl_rdata.eq(busy | self.done << 1)
+            with m.Case(Reg.N_LAYERS):
+                m.d.comb += self.ctrl_rdata.eq(n_layers)
+            with m.Case(Reg.CYCLES):
+                m.d.comb += self.ctrl_rdata.eq(total)
+            with m.Case(Reg.INFO):
+                m.d.comb += self.ctrl_rdata.eq(info)
+            with m.Case(Reg.RUNS):
+                m.d.comb += self.ctrl_rdata.eq(runs)
+            with m.Default():
+                m.d.comb += self.ctrl_rdata.eq(lc_rp.data)
+        return m

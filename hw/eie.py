@@ -1,0 +1,207 @@
+"""The EIE accelerator: PE array, scanner/LNZD broadcast, control and host port."""
+
+import numpy as np
+from amaranth.hdl import Module, Mux, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from ..config import CODEBOOK_SIZE, HwConfig
+from .control import Control
+from .geometry import Geometry, HostMap, Region, flags_value
+from .pe import PE
+from .scanner import Scanner
+
+__all__ = ["EIE", "layer_table"]
+
+
+def layer_table(bundle, geometry):
+    """Layer table contents (per field, per layer) for a bundle."""
+    n = bundle.n_pe
+    bias_bases = bundle.bias_bases()
+    table = {name: [] for name in Geometry.LAYER_FIELDS}
+    for l, layer in enumerate(bundle.layers):
+        table["n_in"].append(layer.n_in)
+        table["rows_in"].append(-(-layer.n_in // n))
+        table["rows_out"].append(-(-layer.n_out // n))
+        table["ptr_base"].append(layer.ptr_base)
+        table["spmat_base"].append(layer.spmat_base)
+        table["bias_base"].append(bias_bases[l] or 0)
+        table["flags"].append(flags_value(layer.relu, bias_bases[l] is not None, layer.shift))
+    return table
+
+
+def bias_image(bundle, pe):
+    """PE ``pe``'s bias memory contents (local rows of the layers with a bias)."""
+    words = []
+    n = bundle.n_pe
+    for layer in bundle.layers:
+        if layer.bias is not None:
+            b = layer.hw_bias()
+            rows = -(-layer.n_out // n)
+            local = np.zeros(rows, dtype=np.int64)
+            mine = b[pe::n]
+            local[:mine.size] = mine
+            words.extend(int(v) for v in local)
+    return words
+
+
+class EIE(wiring.Component):
+    """A complete EIE instance with a host port.
+
+    Parameters
+    ----------
+    hw : eie.config.HwConfig
+        Sizes of the PE array and its memories.
+    max_layers : int
+        Layers one run can chain (the layer table's depth).
+    bundle : eie.gen.bundle.Bundle, optional
+        Bake this model into the memories' initial contents (and the layer
+        count into its reset value): the host then only loads inputs.  Without
+        it the host loads the model through the port (:mod:`eie.sim.host`).
+
+    Members
+    -------
+    host_addr : In(HostMap.addr_width)
+        ``{region, pe, offset}`` (:class:`~eie.hw.geometry.HostMap`).
+    host_wdata : In(64)
+    host_we, host_re : In(1)
+        Write this cycle; read (data in ``host_rdata`` the next cycle).
+    host_rdata : Out(64)
+    busy, done : Out(1)
+        A run is in progress; the last run finished (cleared by the next start).
+
+    The host may only touch memories while ``busy`` is low; writes to them
+    while busy are dropped.
+    """
+
+    def __init__(self, hw, max_layers=None, bundle=None):
+        if not isinstance(hw, HwConfig):
+            raise TypeError(f"hw must be an HwConfig, not {hw!r}")
+        if bundle is not None:
+            if bundle.hw != hw:
+                raise ValueError("the bundle was compiled for another hardware configuration")
+            if max_layers is None:
+                max_layers = len(bundle.layers)
+            if len(bundle.layers) > max_layers:
+                raise ValueError(f"the bundle has {len(bundle.layers)} layers, the layer "
+                                 f"table holds {max_layers}")
+            if bundle.bias_rows > hw.bias_depth:
+                raise ValueError(f"the bundle needs {bundle.bias_rows} bias words per PE, "
+                                 f"bias_depth is {hw.bias_depth}")
+        self._g = Geometry(hw, 8 if max_layers is None else max_layers)
+        self._bundle = bundle
+        g = self._g
+        super().__init__({
+            "host_addr": In(g.host.addr_width),
+            "host_wdata": In(64),
+            "host_we": In(1),
+            "host_re": In(1),
+            "host_rdata": Out(64),
+            "busy": Out(1),
+            "done": Out(1),
+        })
+
+    @property
+    def geometry(self):
+        return self._g
+
+    def _inits(self, pe):
+        bundle = self._bundle
+        if bundle is None:
+            return {}
+        g = self._g
+        codebook = np.zeros(g.codebook_depth, dtype=np.int64)
+        for l, layer in enumerate(bundle.layers):
+            codebook[l * CODEBOOK_SIZE:(l + 1) * CODEBOOK_SIZE] = layer.codebook
+        return {
+            "spmat_init": [int(w) for w in bundle.spmat_image(pe)],
+            "ptr_init": [int(p) for p in bundle.ptr_image(pe)],
+            "bias_init": bias_image(bundle, pe),
+            "codebook_init": [int(c) for c in codebook],
+        }
+
+    def elaborate(self, platform):
+        m = Module()
+        g = self._g
+        hmap = g.host
+        n = g.n_pe
+        bundle = self._bundle
+
+        region = Signal(HostMap.REGION_BITS)
+        pe_sel = Signal(hmap.pe_bits)
+        offset = Signal(hmap.offset_bits)
+        m.d.comb += [
+            offset.eq(self.host_addr[:hmap.offset_bits]),
+            pe_sel.eq(self.host_addr[hmap.offset_bits:hmap.offset_bits + hmap.pe_bits]),
+            region.eq(self.host_addr[hmap.offset_bits + hmap.pe_bits:]),
+        ]
+        we = self.host_we & ~self.busy
+
+        if bundle is None:
+            m.submodules.control = control = Control(g)
+        else:
+            m.submodules.control = control = Control(
+                g, table_init=layer_table(bundle, g), n_layers_init=len(bundle.layers))
+        m.submodules.scanner = scanner = Scanner(g)
+        m.d.comb += [
+            self.busy.eq(control.busy),
+            self.done.eq(control.done),
+            control.host_we_ctrl.eq(self.host_we & (region == Region.CTRL)),
+            control.host_we_layer.eq(we & (region == Region.LAYER)),
+            control.host_offset.eq(offset),
+            control.host_data.eq(self.host_wdata),
+            scanner.layer_go.eq(control.layer_go),
+            scanner.n_in.eq(control.layer.n_in),
+            scanner.rows_in.eq(control.layer.rows_in),
+            control.scan_done.eq(scanner.scan_done),
+        ]
+        all_credit = 1
+        all_idle = 1
+        pes = []
+        for k in range(n):
+            pe = PE(g, **self._inits(k))
+            m.submodules[f"pe{k}"] = pe
+            pes.append(pe)
+            mine = pe_sel == k
+            m.d.comb += [
+                pe.bcast_valid.eq(scanner.bcast_valid),
+                pe.bcast_value.eq(scanner.bcast_value),
+                pe.bcast_col.eq(scanner.bcast_col),
+                pe.fire.eq(scanner.fire),
+                pe.layer.eq(control.layer),
+                pe.scan_en.eq(scanner.scan_en),
+                pe.scan_addr.eq(scanner.scan_addr),
+                scanner.act_data[k].eq(pe.act_data),
+                pe.wb_valid.eq(control.wb_valid),
+                pe.wb_row.eq(control.wb_row),
+                pe.host_mode.eq(~self.busy),
+                pe.host_re_act.eq(self.host_re & (region == Region.ACT) & mine),
+                pe.host_we_act.eq(we & (region == Region.ACT) & mine),
+                pe.host_we_spmat.eq(we & (region == Region.SPMAT) & mine),
+                pe.host_we_ptr.eq(we & (region == Region.PTR) & mine),
+                pe.host_we_bias.eq(we & (region == Region.BIAS) & mine),
+                pe.host_we_codebook.eq(we & (region == Region.CODEBOOK)),
+                pe.host_offset.eq(offset),
+                pe.host_data.eq(self.host_wdata),
+            ]
+            all_credit = all_credit & pe.has_credit
+            all_idle = all_idle & pe.idle
+        m.d.comb += [scanner.all_credit.eq(all_credit), control.all_idle.eq(all_idle)]
+
+        # Host reads: registered select, data the cycle after ``host_re``.
+        read_act = Signal()
+        read_pe = Signal(hmap.pe_bits)
+        ctrl_data = Signal(64)
+        m.d.sync += [
+            read_act.eq(region == Region.ACT),
+            read_pe.eq(pe_sel),
+            ctrl_data.eq(control.ctrl_rdata),
+        ]
+        act = pes[0].act_data
+        for k in range(1, n):
+            act = Mux(read_pe == k, pes[k].act_data, act)
+        m.d.comb += self.host_rdata.eq(Mux(read_act, act.as_unsigned(), ctrl_data))
+        return m
+
+
+

@@ -1,0 +1,129 @@
+"""Leading-nonzero detection (LNZD): the pipelined quaternary tree over the PEs.
+
+EIE finds the next nonzero input activation with a tree of LNZD nodes: every
+PE reports its candidate, and each node of the tree passes up the
+lowest-index valid child of its four, with the child's value and index.  Here
+each level of the tree is registered, so a tree over ``n_leaves`` inputs has
+``max(1, ceil(log4 n_leaves))`` levels of latency and accepts a new set of
+inputs every cycle.
+"""
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+__all__ = ["LnzdTree", "tree_levels", "lowest_one"]
+
+
+def tree_levels(n_leaves):
+    """Registered levels of a quaternary tree over ``n_leaves`` leaves (at least 1)."""
+    levels, span = 1, 4
+    while span < n_leaves:
+        levels += 1
+        span *= 4
+    return levels
+
+
+def lowest_one(value):
+    """One-hot of the lowest set bit of ``value`` (zero if none): ``v & -v``."""
+    width = len(value)
+    return (value & (-value.as_signed())[:width].as_unsigned())[:width]
+
+
+class LnzdTree(wiring.Component):
+    """Pipelined quaternary leading-nonzero-detection tree.
+
+    Every cycle it takes ``n_leaves`` candidates (``valid[k]``, ``value[k]``)
+    and a side-band word ``tag``; ``latency`` cycles later it presents whether
+    any candidate was valid, the lowest valid index ``k`` and its value, and
+    the tag that came with them.
+
+    Parameters
+    ----------
+    n_leaves : int
+        Number of inputs (PEs); any count from 1 up, padded inside to a power of 4.
+    value_width : int
+        Width of a candidate's value.
+    tag_width : int
+        Width of the side-band word carried along (e.g. the row base ``m * N``).
+
+    Members
+    -------
+    valid : In(n_leaves)
+    value : In(ArrayLayout(value_width, n_leaves))
+    tag : In(tag_width)
+    out_valid, out_index, out_value, out_tag : Out
+        The result, ``latency`` cycles after the inputs.
+
+    Latency is :attr:`latency` = ``max(1, ceil(log4 n_leaves))``; throughput one
+    set of inputs per cycle.
+    """
+
+    def __init__(self, n_leaves, value_width=16, tag_width=1):
+        if not isinstance(n_leaves, int) or n_leaves < 1:
+            raise ValueError(f"n_leaves must be a positive integer, not {n_leaves!r}")
+        if not isinstance(value_width, int) or value_width < 1:
+            raise ValueError(f"value_width must be a positive integer, not {value_width!r}")
+        if not isinstance(tag_width, int) or tag_width < 1:
+            raise ValueError(f"tag_width must be a positive integer, not {tag_width!r}")
+        self._n_leaves = n_leaves
+        self._value_width = value_width
+        self._levels = tree_levels(n_leaves)
+        super().__init__({
+            "valid": In(n_leaves),
+            "value": In(data.ArrayLayout(value_width, n_leaves)),
+            "tag": In(tag_width),
+            "out_valid": Out(1),
+            "out_index": Out(2 * self._levels),
+            "out_value": Out(value_width),
+            "out_tag": Out(tag_width),
+        })
+
+    @property
+    def n_leaves(self):
+        return self._n_leaves
+
+    @property
+    def latency(self):
+        return self._levels
+
+    def elaborate(self, platform):
+        m = Module()
+        width = self._value_width
+        # Level 0: the leaves, padded with invalid candidates to 4**levels.
+        nodes = [(self.valid[k], self.value[k], Const(0, 0)) for k in range(self._n_leaves)]
+        nodes += [(Const(0, 1), Const(0, width), Const(0, 0))] * (4 ** self._levels - len(nodes))
+        tag = self.tag
+        for level in range(self._levels):
+            index_width = 2 * (level + 1)
+            parents = []
+            for p in range(len(nodes) // 4):
+                children = nodes[4 * p:4 * p + 4]
+                valid = Signal(name=f"l{level}_n{p}_valid")
+                value = Signal(width, name=f"l{level}_n{p}_value")
+                index = Signal(index_width, name=f"l{level}_n{p}_index")
+                # The lowest valid child wins: build the priority mux from the top down.
+                sel_value, sel_index = Const(0, width), Const(0, index_width)
+                for c in reversed(range(4)):
+                    c_valid, c_value, c_index = children[c]
+                    child_index = Cat(c_index, Const(c, 2))
+                    sel_value = Mux(c_valid, c_value, sel_value)
+                    sel_index = Mux(c_valid, child_index, sel_index)
+                m.d.sync += [
+                    valid.eq(children[0][0] | children[1][0] | children[2][0] | children[3][0]),
+                    value.eq(sel_value),
+                    index.eq(sel_index),
+                ]
+                parents.append((valid, value, index))
+            next_tag = Signal(len(tag), name=f"l{level}_tag")
+            m.d.sync += next_tag.eq(tag)
+            nodes, tag = parents, next_tag
+        (root_valid, root_value, root_index), = nodes
+        m.d.comb += [
+            self.out_valid.eq(root_valid),
+            self.out_value.eq(root_value),
+            self.out_index.eq(root_index),
+            self.out_tag.eq(tag),
+        ]
+        return m
+

@@ -1,0 +1,101 @@
+"""Pointer read unit: a column's start and end pointer in one cycle.
+
+``ptr[j]`` and ``ptr[j + 1]`` are neighbours in the pointer memory, so one of
+them is at an even and the other at an odd address.  The memory is split into
+an even and an odd bank, each read once per cycle: for pointer address
+``p = ptr_base + j`` the even bank is read at ``(p + 1) // 2`` and the odd bank
+at ``p // 2``.
+"""
+
+from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.lib import wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from ..config import ACT_BITS, ENTRIES_PER_WORD
+
+__all__ = ["PtrReader"]
+
+
+class PtrReader(wiring.Component):
+    """Even/odd pointer banks and the read that turns a column into a queue item.
+
+    Parameters
+    ----------
+    geometry : eie.hw.geometry.Geometry
+    init : sequence of int, optional
+        Initial pointer memory contents (``ptr_depth`` pointers, baked model).
+
+    Members
+    -------
+    col_valid, col_value, col, ptr_base, spmat_base : In
+        A broadcast activation ``(value, column)`` and the layer's bases.
+    item_valid, item : Out
+        One cycle later: the queue item (value, absolute start entry, length).
+    host_we, host_addr, host_data : In
+        Host write of pointer ``host_addr``.
+
+    Latency 1, one column per cycle.
+    """
+
+    def __init__(self, geometry, init=None):
+        self._g = geometry
+        self._init = init
+        g = geometry
+        super().__init__({
+            "col_valid": In(1),
+            "col_value": In(signed(ACT_BITS)),
+            "col": In(g.col_width),
+            "ptr_base": In(g.ptr_addr_width),
+            "spmat_base": In(g.word_addr_width),
+            "item_valid": Out(1),
+            "item": Out(g.item_layout),
+            "host_we": In(1),
+            "host_addr": In(g.ptr_addr_width),
+            "host_data": In(g.ptr_width),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        g = self._g
+        depth = g.hw.ptr_depth // 2
+        init = list(self._init) if self._init is not None else []
+        banks = []
+        for parity in (0, 1):
+            bank_init = init[parity::2]
+            m.submodules[f"bank{parity}"] = bank = Memory(
+                shape=unsigned(g.ptr_width), depth=depth, init=bank_init)
+            banks.append(bank)
+        even_wp, odd_wp = banks[0].write_port(), banks[1].write_port()
+        even_rp, odd_rp = banks[0].read_port(), banks[1].read_port()
+
+        for parity, wp in ((0, even_wp), (1, odd_wp)):
+            m.d.comb += [
+                wp.addr.eq(self.host_addr[1:]),
+                wp.data.eq(self.host_data),
+                wp.en.eq(self.host_we & (self.host_addr[0] == parity)),
+            ]
+
+        p = Signal(g.ptr_addr_width + 1)
+        m.d.comb += [
+            p.eq(self.ptr_base + self.col),
+            even_rp.addr.eq((p + 1)[1:]),
+            odd_rp.addr.eq(p[1:]),
+        ]
+        odd = Signal()
+        value = Signal(signed(ACT_BITS))
+        base = Signal(g.entry_addr_width)
+        m.d.sync += [
+            self.item_valid.eq(self.col_valid),
+            odd.eq(p[0]),
+            value.eq(self.col_value),
+            base.eq(self.spmat_base * ENTRIES_PER_WORD),
+        ]
+        start = Mux(odd, odd_rp.data, even_rp.data)
+        end = Mux(odd, even_rp.data, odd_rp.data)
+        m.d.comb += [
+            self.item.value.eq(value),
+            self.item.start.eq(base + start),
+            self.item.length.eq(end - start),
+        ]
+        return m

@@ -1,0 +1,132 @@
+"""Sparse-matrix read unit: issues a PE's entries, one per cycle, without bubbles.
+
+The head of the activation queue names a column by its first entry and its
+length.  An empty column is dropped at once.  A nonempty one is taken when the
+previous column has issued its last entry, so entry addresses go out
+back to back across column and word boundaries: the address of a new column's
+first entry comes straight from the queue head (the read-ahead), the others
+from a counter.  The 64-bit word that holds the issued entry is read every
+cycle; the next cycle selects its byte and decodes it: ``v`` (codebook index)
+and the local row ``r = r_prev + z + 1`` (``r = z`` for a column's first entry).
+"""
+
+from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.lib import wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from ..config import ACT_BITS
+
+__all__ = ["SpmatReader", "WORD_BITS"]
+
+#: Width of a sparse-matrix memory word (8 entries of 8 bits).
+WORD_BITS = 64
+
+
+class SpmatReader(wiring.Component):
+    """Entry issue, sparse-matrix memory and entry decode of one PE.
+
+    Parameters
+    ----------
+    geometry : eie.hw.geometry.Geometry
+    init : sequence of int, optional
+        Initial memory contents (64-bit words, baked model).
+
+    Members
+    -------
+    head_rdy, head : In
+        The activation queue's head item (value, start entry, length).
+    head_pop : Out(1)
+        Pop the head: at once for an empty column, else when the last entry
+        of the previous column has been issued.
+    entry_valid, entry_index, entry_row, entry_value : Out
+        Two cycles after an entry is issued: its codebook index, its local row
+        and the column's activation value.
+    idle : Out(1)
+        No entry issued or being decoded.
+    host_we, host_addr, host_data : In
+        Host write of memory word ``host_addr``.
+
+    One entry per cycle in steady state, including across column and word
+    boundaries; latency 2 from issue to the decoded entry.
+    """
+
+    def __init__(self, geometry, init=None):
+        self._g = geometry
+        self._init = init
+        g = geometry
+        super().__init__({
+            "head_rdy": In(1),
+            "head": In(g.item_layout),
+            "head_pop": Out(1),
+            "entry_valid": Out(1),
+            "entry_index": Out(4),
+            "entry_row": Out(g.act_addr_width),
+            "entry_value": Out(signed(ACT_BITS)),
+            "idle": Out(1),
+            "host_we": In(1),
+            "host_addr": In(g.word_addr_width),
+            "host_data": In(WORD_BITS),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        g = self._g
+        init = [int(w) for w in self._init] if self._init is not None else []
+        m.submodules.mem = mem = Memory(shape=unsigned(WORD_BITS), depth=g.hw.spmat_words,
+                                        init=init)
+        wp = mem.write_port()
+        rp = mem.read_port()
+        m.d.comb += [wp.addr.eq(self.host_addr), wp.data.eq(self.host_data),
+                     wp.en.eq(self.host_we)]
+
+        # Issue (cycle c).
+        remaining = Signal(g.ptr_width)
+        next_addr = Signal(g.entry_addr_width)
+        value = Signal(signed(ACT_BITS))
+        head_empty = self.head.length == 0
+        take = Signal()
+        issue = Signal()
+        addr = Signal(g.entry_addr_width)
+        m.d.comb += [
+            take.eq(self.head_rdy & ~head_empty & (remaining == 0)),
+            self.head_pop.eq(self.head_rdy & (head_empty | (remaining == 0))),
+            issue.eq(take | (remaining != 0)),
+            addr.eq(Mux(take, self.head.start, next_addr)),
+            rp.addr.eq(addr[3:]),
+            rp.en.eq(1),
+        ]
+        with m.If(take):
+            m.d.sync += [
+                next_addr.eq(self.head.start + 1),
+                remaining.eq(self.head.length - 1),
+                value.eq(self.head.value),
+            ]
+        with m.Elif(remaining != 0):
+            m.d.sync += [next_addr.eq(next_addr + 1), remaining.eq(remaining - 1)]
+
+        # Word read (cycle c + 1): select the byte and decode it.
+        a_valid = Signal()
+        a_sel = Signal(3)
+        a_first = Signal()
+        a_value = Signal(signed(ACT_BITS))
+        m.d.sync += [
+            a_valid.eq(issue),
+            a_sel.eq(addr[:3]),
+            a_first.eq(take),
+            a_value.eq(Mux(take, self.head.value, value)),
+        ]
+        entry = rp.data.word_select(a_sel, 8)
+        row_prev = Signal(g.act_addr_width)
+        row = Signal(g.act_addr_width)
+        m.d.comb += row.eq(Mux(a_first, 0, row_prev + 1) + entry[4:8])
+        with m.If(a_valid):
+            m.d.sync += row_prev.eq(row)
+        m.d.sync += [
+            self.entry_valid.eq(a_valid),
+            self.entry_index.eq(entry[0:4]),
+            self.entry_row.eq(row),
+            self.entry_value.eq(a_value),
+        ]
+        m.d.comb += self.idle.eq((remaining == 0) & ~a_valid & ~self.entry_valid)
+        return m

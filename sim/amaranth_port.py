@@ -1,0 +1,30 @@
+"""Host port of an :class:`eie.hw.eie.EIE` in Amaranth's own simulator."""
+
+__all__ = ["AmaranthPort"]
+
+
+class AmaranthPort:
+    """The ``write``/``read``/``wait_done`` port over an async testbench context."""
+
+    def __init__(self, ctx, dut):
+        self.ctx = ctx
+        self.dut = dut
+
+    async def write(self, addr, data):
+        ctx, dut = self.ctx, self.dut
+        ctx.set(dut.host_addr, addr)
+        ctx.set(dut.host_wdata, data)
+        ctx.set(dut.host_we, 1)
+        await ctx.tick()
+        ctx.set(dut.host_we, 0)
+
+    async def read(self, addr):
+        ctx, dut = self.ctx, self.dut
+        ctx.set(dut.host_addr, addr)
+        ctx.set(dut.host_re, 1)
+        await ctx.tick()
+        ctx.set(dut.host_re, 0)
+        return ctx.get(dut.host_rdata)
+
+    async def wait_done(self):
+        await self.ctx.tick().until(~self.dut.busy)

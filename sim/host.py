@@ -1,0 +1,125 @@
+"""Host-side driver of the accelerator's port: what software on the host does.
+
+The same program drives the gateware in Amaranth's simulator, the generated
+Verilog under cocotb (Icarus, Verilator), and the FPGA through a serial
+bridge: each supplies a *port* with three coroutines,
+
+``await port.write(addr, data)``
+    one write (one clock cycle),
+``await port.read(addr) -> int``
+    one read (64-bit data),
+``await port.wait_done()``
+    until ``busy`` falls after a start.
+
+The address map is :class:`eie.hw.geometry.HostMap`.
+"""
+
+import numpy as np
+
+from ..config import CODEBOOK_SIZE
+from ..errors import EieError
+from ..hw.eie import bias_image, layer_table
+from ..hw.geometry import Geometry, Reg, Region
+
+__all__ = ["HostDriver", "model_writes", "input_writes"]
+
+MASK64 = (1 << 64) - 1
+
+
+def model_writes(bundle, geometry):
+    """``(addr, data)`` writes that load a bundle's model (tables, codebooks, memories)."""
+    hmap = geometry.host
+    writes = [(hmap.addr(Region.CTRL, 0, Reg.N_LAYERS), len(bundle.layers))]
+    table = layer_table(bundle, geometry)
+    for f, name in enumerate(Geometry.LAYER_FIELDS):
+        for l, value in enumerate(table[name]):
+            writes.append((hmap.addr(Region.LAYER, 0, l * 8 + f), value))
+    for l, layer in enumerate(bundle.layers):
+        for v, c in enumerate(layer.codebook):
+            writes.append((hmap.addr(Region.CODEBOOK, 0, l * CODEBOOK_SIZE + v), int(c) & MASK64))
+    for k in range(bundle.n_pe):
+        for w, word in enumerate(bundle.spmat_image(k)):
+            if word:
+                writes.append((hmap.addr(Region.SPMAT, k, w), int(word)))
+        for p, ptr in enumerate(bundle.ptr_image(k)):
+            writes.append((hmap.addr(Region.PTR, k, p), int(ptr)))
+        for b, bias in enumerate(bias_image(bundle, k)):
+            writes.append((hmap.addr(Region.BIAS, k, b), bias & MASK64))
+    return writes
+
+
+def input_writes(codes, geometry):
+    """Writes that put one input vector (int16 codes, hardware order) in file 0."""
+    hmap = geometry.host
+    n = geometry.n_pe
+    return [(hmap.addr(Region.ACT, j % n, j // n), int(a) & 0xFFFF)
+            for j, a in enumerate(codes)]
+
+
+def _int16(x):
+    x &= 0xFFFF
+    return x - 0x10000 if x & 0x8000 else x
+
+
+class HostDriver:
+    """Loads a bundle and runs inputs through a port.
+
+    Parameters
+    ----------
+    port : object
+        ``write``, ``read`` and ``wait_done`` coroutines (see the module doc).
+    bundle : eie.gen.bundle.Bundle
+    geometry : eie.hw.geometry.Geometry
+        The instance's geometry (must match the bundle's hardware).
+    """
+
+    def __init__(self, port, bundle, geometry):
+        if bundle.hw != geometry.hw:
+            raise EieError("the bundle and the accelerator have different hardware parameters")
+        if len(bundle.layers) > geometry.max_layers:
+            raise EieError(f"the bundle has {len(bundle.layers)} layers; the accelerator's "
+                           f"layer table holds {geometry.max_layers}")
+        self.port = port
+        self.bundle = bundle
+        self.g = geometry
+        self.hmap = geometry.host
+
+    async def check_info(self):
+        """Read the INFO register and compare it with the expected instance."""
+        info = await self.port.read(self.hmap.addr(Region.CTRL, 0, Reg.INFO))
+        hw = self.g.hw
+        want = hw.n_pe | self.g.max_layers << 16 | hw.acc_width << 32 | hw.fifo_depth << 40
+        if info != want:
+            raise EieError(f"the accelerator reports INFO {info:#x}, expected {want:#x} "
+                           f"(another configuration?)")
+
+    async def write_all(self, writes):
+        for addr, value in writes:
+            await self.port.write(addr, value)
+
+    async def load_model(self):
+        await self.write_all(model_writes(self.bundle, self.g))
+
+    async def run(self, codes):
+        """One input vector (int16 codes, hardware order) through all layers.
+
+        Returns the last layer's output codes (hardware row order), the run's
+        cycles and the per-layer cycles, all read from the accelerator.
+        """
+        hmap = self.hmap
+        await self.write_all(input_writes(codes, self.g))
+        await self.port.write(hmap.addr(Region.CTRL, 0, Reg.CONTROL), 1)
+        await self.port.wait_done()
+        status = await self.port.read(hmap.addr(Region.CTRL, 0, Reg.CONTROL))
+        if status & 3 != 2:
+            raise EieError(f"the accelerator did not finish (status {status:#x})")
+        cycles = await self.port.read(hmap.addr(Region.CTRL, 0, Reg.CYCLES))
+        layers = [await self.port.read(hmap.addr(Region.CTRL, 0, Reg.LAYER_CYCLES + l))
+                  for l in range(len(self.bundle.layers))]
+        n = self.g.n_pe
+        bank = len(self.bundle.layers) & 1
+        depth = self.g.hw.act_depth
+        y = np.array([_int16(await self.port.read(hmap.addr(Region.ACT, i % n,
+                                                              bank * depth + i // n)))
+                      for i in range(self.bundle.n_out)], dtype=np.int64)
+        return y, cycles, layers
