@@ -1,0 +1,105 @@
+"""The whole accelerator in Amaranth's simulator: bit-exact and cycle-exact."""
+
+import numpy as np
+import pytest
+from conftest import random_layers
+from hw_helpers import check_against_models, run_eie
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import eie
+from eie.config import HwConfig
+from eie.hw.eie import EIE
+from eie.sim import golden
+
+
+def _inputs(rng, bundle, batch, density=0.5, scale=1.0):
+    x = rng.normal(size=(batch, bundle.n_in)) * scale
+    x *= rng.random(x.shape) < density
+    return golden.quantize_input(bundle, x)[0]
+
+
+def test_three_layers_bias_relu_batch(rng):
+    w, b = random_layers(rng, [37, 29, 21, 11], density=0.35)
+    bundle = eie.compress(w, b, n_pe=4, fifo_depth=2)
+    codes = _inputs(rng, bundle, 4)
+    check_against_models(bundle, codes)
+
+
+def test_baked_model_equals_loaded(rng):
+    w, b = random_layers(rng, [20, 16, 6], density=0.5)
+    bundle = eie.compress(w, b, n_pe=3, fifo_depth=1)
+    codes = _inputs(rng, bundle, 2)
+    y_baked = check_against_models(bundle, codes, bake=True)[0]
+    y_loaded = run_eie(bundle, codes)[0]
+    np.testing.assert_array_equal(y_baked, y_loaded)
+
+
+def test_all_zero_input_and_empty_columns(rng):
+    w, b = random_layers(rng, [24, 12], density=0.3)
+    w[0][:, ::3] = 0          # empty columns
+    bundle = eie.compress(w, b, n_pe=4)
+    codes = np.zeros((2, 24), dtype=np.int64)
+    codes[1, ::3] = 100       # only empty columns active
+    y = check_against_models(bundle, codes)[0]
+    assert (y[0] == golden.forward(bundle, codes)[-1][0]).all()
+
+
+def test_pes_without_rows_and_ragged_inputs(rng):
+    # 5 outputs on 8 PEs (PEs 5..7 own no row), 13 inputs (not a multiple of 8).
+    w, b = random_layers(rng, [13, 5, 3], density=0.6)
+    bundle = eie.compress(w, b, n_pe=8, fifo_depth=1)
+    check_against_models(bundle, _inputs(rng, bundle, 2, density=1.0))
+
+
+def test_padding_chains(rng):
+    # Tall sparse columns on one PE: zero runs longer than 15 need padding entries.
+    w = np.zeros((200, 6))
+    w[0, :] = 1.0
+    w[199, :] = -0.5
+    w[100, 2] = 0.25
+    bundle = eie.compress([w], None, n_pe=1)
+    assert any((e & 0xF == 0).any() for e in bundle.layers[0].entries)
+    check_against_models(bundle, _inputs(rng, bundle, 2, density=1.0))
+
+
+def test_saturation_and_relu_off(rng):
+    w = [rng.choice([-1.0, 1.0], size=(12, 16))]
+    bundle = eie.compress(w, [np.full(12, 3.0)], n_pe=4, relu=[False], act_frac=[8, 8])
+    codes = np.full((2, 16), 30000, dtype=np.int64)
+    codes[1] *= -1
+    y = check_against_models(bundle, codes, bake=True)[0]
+    assert (np.abs(y) == 32767).any() or (y == -32768).any()
+    assert (y < 0).any()
+
+
+def test_back_to_back_rows_use_the_bypass():
+    # Every column of PE 0 has exactly one entry, on local row 0: the last entry of
+    # a column and the first of the next hit the same accumulator back to back.
+    w = np.zeros((2, 30))
+    w[0, :] = 0.5
+    bundle = eie.compress([w], None, n_pe=2)
+    codes = np.full((1, 30), 256, dtype=np.int64)
+    y = check_against_models(bundle, codes)[0]
+    assert y[0, 0] != 0
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**31), n_pe=st.integers(1, 9), fifo=st.sampled_from([1, 2, 5]),
+       n_layers=st.integers(1, 3), density=st.sampled_from([0.05, 0.3, 0.8]),
+       act_density=st.sampled_from([0.0, 0.3, 1.0]), bias=st.booleans())
+def test_random_models(seed, n_pe, fifo, n_layers, density, act_density, bias):
+    rng = np.random.default_rng(seed)
+    sizes = [int(s) for s in rng.integers(1, 28, n_layers + 1)]
+    w, b = random_layers(rng, sizes, density=density, bias=bias)
+    bundle = eie.compress(w, b, n_pe=n_pe, fifo_depth=fifo)
+    check_against_models(bundle, _inputs(rng, bundle, 2, density=act_density))
+
+
+@pytest.mark.filterwarnings("ignore:.*created but never used")
+def test_bad_parameters():
+    hw = HwConfig(n_pe=2, spmat_words=8, ptr_depth=8, act_depth=4)
+    with pytest.raises(TypeError, match="HwConfig"):
+        EIE({"n_pe": 2})
+    with pytest.raises(ValueError, match="max_layers"):
+        EIE(hw, max_layers=0)

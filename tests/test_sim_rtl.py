@@ -1,0 +1,92 @@
+"""The generated Verilog under cocotb (Icarus and Verilator) against the models."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from conftest import random_layers
+
+import eie
+from eie.config import HwConfig
+from eie.gen.verilog import generate
+from eie.main import main
+from eie.sim import cycle_model, golden, rtl
+
+SIMS = [pytest.param("icarus", marks=pytest.mark.skipif(
+            shutil.which("iverilog") is None, reason="iverilog not installed")),
+        "verilator"]
+
+
+@pytest.fixture(scope="module")
+def model():
+    rng = np.random.default_rng(7)
+    w, b = random_layers(rng, [45, 33, 19, 10], density=0.3)
+    b[1] = None   # one layer without bias
+    bundle = eie.compress(w, b, n_pe=5, fifo_depth=2, relu=[True, False, False])
+    x = rng.normal(size=(3, 45)) * (rng.random((3, 45)) < 0.6)
+    x[1] = 0      # all-zero input
+    x[2] *= 40    # saturates
+    codes = golden.quantize_input(bundle, x)[0]
+    return bundle, codes
+
+
+def _check(bundle, codes, y, cycles, layer_cycles):
+    acts = golden.forward(bundle, codes)
+    np.testing.assert_array_equal(y, acts[-1])
+    for b, items in enumerate(cycle_model.run_cycles(bundle, acts)):
+        assert layer_cycles[b].tolist() == [i.cycles for i in items]
+        assert cycles[b] == sum(i.cycles for i in items) + cycle_model.RUN_OVERHEAD
+
+
+@pytest.mark.parametrize("sim", SIMS)
+def test_rtl_matches_models(sim, model):
+    bundle, codes = model
+    _check(bundle, codes, *rtl.run(bundle, codes, sim))
+
+
+def test_rtl_baked_model(model):
+    bundle, codes = model
+    _check(bundle, codes, *rtl.run(bundle, codes, "verilator", bake=True))
+
+
+def test_cli_simulate_verilator_report(tmp_path, model):
+    bundle, codes = model
+    bundle.save(tmp_path / "b")
+    np.save(tmp_path / "x.npy", codes.astype(np.int16))
+    assert main(["simulate", str(tmp_path / "b"), "--input", str(tmp_path / "x.npy"),
+                 "--output", str(tmp_path / "y.npy"), "--raw", "--sim", "verilator",
+                 "--report", str(tmp_path / "r.json"), "-q"]) == 0
+    assert main(["simulate", str(tmp_path / "b"), "--input", str(tmp_path / "x.npy"),
+                 "--output", str(tmp_path / "g.npy"), "--raw",
+                 "--report", str(tmp_path / "g.json"), "-q"]) == 0
+    np.testing.assert_array_equal(np.load(tmp_path / "y.npy"), np.load(tmp_path / "g.npy"))
+    rtl_report = json.loads((tmp_path / "r.json").read_text())
+    model_report = json.loads((tmp_path / "g.json").read_text())
+    assert rtl_report["cycles"] == model_report["cycles"]
+    assert [l["cycles"] for l in rtl_report["layers"]] == \
+        [l["cycles"] for l in model_report["layers"]]
+    assert rtl_report["golden_match"] and rtl_report["cycle_model_match"]
+
+
+def test_verilator_lint_clean():
+    for hw in (HwConfig(n_pe=1, spmat_words=16, ptr_depth=16, act_depth=8),
+               HwConfig(n_pe=6, spmat_words=100, ptr_depth=50, act_depth=12, bias_depth=7,
+                        acc_width=40, fifo_depth=3)):
+        assert rtl.lint(generate(hw)) == []
+
+
+def test_generate_cli(tmp_path, model, capsys):
+    bundle, _ = model
+    bundle.save(tmp_path / "b")
+    out = tmp_path / "eie.v"
+    assert main(["generate", str(tmp_path / "b"), "--bake", "-o", str(out)]) == 0
+    text = out.read_text()
+    assert "module eie_top" in text
+    assert main(["generate", "--pes", "3", "--act-depth", "64", "-o", str(out), "-q"]) == 0
+    assert main(["generate", str(tmp_path / "b"), "--pes", "3", "-o", str(out)]) == 1
+    assert "the bundle fixes" in capsys.readouterr().err
+    assert main(["generate", "--bake", "-o", str(out)]) == 1
+    (tmp_path / "bad.json").write_text("{\"n_pe\": 4}")
+    assert main(["generate", "--config", str(tmp_path / "bad.json"), "-o", str(out)]) == 1
+    assert "lacks" in capsys.readouterr().err
