@@ -34,6 +34,10 @@ class OutputStage(wiring.Component):
         Width of the signed input ``x`` (the accumulator plus bias).
     shift_width : int
         Width of ``shift``.
+
+    ``shift`` must be at most ``width - 3`` (the bundle check guarantees
+    ``shift <= acc_width - 2`` and ``x`` is ``acc_width + 1`` bits wide), so
+    the rounding term fits.
     """
 
     def __init__(self, width, shift_width=6):

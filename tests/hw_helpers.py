@@ -13,7 +13,7 @@ from eie.sim.host import HostDriver
 def run_sim(dut, *testbenches, background=()):
     """Run ``testbenches`` (async functions of ctx) on ``dut`` with a clock."""
     sim = Simulator(dut)
-    sim.add_clock(1e-8)
+    sim.add_clock(1e-8, if_exists=True)
     for tb in background:
         sim.add_process(tb)
     for tb in testbenches:

@@ -96,7 +96,6 @@ def test_random_models(seed, n_pe, fifo, n_layers, density, act_density, bias):
     check_against_models(bundle, _inputs(rng, bundle, 2, density=act_density))
 
 
-@pytest.mark.filterwarnings("ignore:.*created but never used")
 def test_bad_parameters():
     hw = HwConfig(n_pe=2, spmat_words=8, ptr_depth=8, act_depth=4)
     with pytest.raises(TypeError, match="HwConfig"):

@@ -6,6 +6,8 @@ import shutil
 import numpy as np
 import pytest
 from conftest import random_layers
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import eie
 from eie.config import HwConfig
@@ -90,3 +92,23 @@ def test_generate_cli(tmp_path, model, capsys):
     (tmp_path / "bad.json").write_text("{\"n_pe\": 4}")
     assert main(["generate", "--config", str(tmp_path / "bad.json"), "-o", str(out)]) == 1
     assert "lacks" in capsys.readouterr().err
+
+
+FIXED_HW = dict(n_pe=3, fifo_depth=2, spmat_words=256, ptr_depth=128, act_depth=16,
+                bias_depth=32)
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**31), n_layers=st.integers(1, 3),
+       density=st.sampled_from([0.05, 0.3, 0.9]), act_density=st.sampled_from([0.1, 0.5, 1.0]),
+       bias=st.booleans())
+def test_verilator_differential(seed, n_layers, density, act_density, bias):
+    # One hardware configuration (one cached build); the models vary and are
+    # loaded through the host port.
+    rng = np.random.default_rng(seed)
+    sizes = [int(s) for s in rng.integers(1, 40, n_layers + 1)]
+    w, b = random_layers(rng, sizes, density=density, bias=bias)
+    bundle = eie.compress(w, b, **FIXED_HW)
+    x = rng.normal(size=(2, sizes[0])) * (rng.random((2, sizes[0])) < act_density)
+    codes = golden.quantize_input(bundle, x)[0]
+    _check(bundle, codes, *rtl.run(bundle, codes, "verilator"))

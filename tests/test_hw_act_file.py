@@ -1,0 +1,44 @@
+"""Activation files: source and destination banks swap with ``src``; host access."""
+
+import pytest
+from hw_helpers import run_sim
+
+from eie.config import HwConfig
+from eie.hw.act_file import ActFile
+from eie.hw.geometry import Geometry
+
+
+@pytest.mark.parametrize("depth", [8, 6])   # power of two and not
+def test_banks_swap_and_host_access(depth):
+    g = Geometry(HwConfig(n_pe=1, spmat_words=8, ptr_depth=8, act_depth=depth))
+    dut = ActFile(g)
+
+    async def tb(ctx):
+        ctx.set(dut.host_mode, 1)
+        for a in range(2 * depth):            # host fills both banks
+            ctx.set(dut.host_we, 1)
+            ctx.set(dut.host_addr, a)
+            ctx.set(dut.host_data, 100 + a)
+            await ctx.tick()
+        ctx.set(dut.host_we, 0)
+        ctx.set(dut.host_mode, 0)
+        for src in (0, 1):
+            ctx.set(dut.src, src)
+            ctx.set(dut.rd_en, 1)
+            ctx.set(dut.rd_addr, 3)
+            await ctx.tick()
+            ctx.set(dut.rd_en, 0)
+            assert ctx.get(dut.rd_data) == 100 + src * depth + 3
+            ctx.set(dut.wr_en, 1)                 # writes go to the other bank
+            ctx.set(dut.wr_addr, 2)
+            ctx.set(dut.wr_data, -7 - src)
+            await ctx.tick()
+            ctx.set(dut.wr_en, 0)
+        ctx.set(dut.host_mode, 1)
+        for bank in (0, 1):
+            ctx.set(dut.host_re, 1)
+            ctx.set(dut.host_addr, bank * depth + 2)
+            await ctx.tick()
+            assert ctx.get(dut.rd_data) == -7 - (1 - bank)
+
+    run_sim(dut, tb)

@@ -1,0 +1,65 @@
+"""LNZD tree: the lowest valid leaf, its value and the tag, ``latency`` cycles later."""
+
+import numpy as np
+import pytest
+from amaranth.hdl import Module, Signal
+from hw_helpers import run_sim
+
+from eie.hw.lnzd import LnzdTree, lowest_one, tree_levels
+
+
+@pytest.mark.parametrize("n", [1, 2, 4, 5, 16, 17, 64])
+def test_tree_selects_lowest_valid(n):
+    rng = np.random.default_rng(n)
+    dut = LnzdTree(n, value_width=16, tag_width=12)
+    assert dut.latency == tree_levels(n) == max(1, int(np.ceil(np.log(n) / np.log(4) - 1e-9)))
+    cycles = 60
+    valid = (rng.random((cycles, n)) < rng.choice([0.0, 0.05, 0.3], size=(cycles, 1)))
+    values = rng.integers(-32768, 32768, (cycles, n))
+    tags = rng.integers(0, 4096, cycles)
+    seen = []
+
+    async def tb(ctx):
+        for t in range(cycles + dut.latency):
+            if t < cycles:
+                ctx.set(dut.valid, int(sum(1 << k for k in range(n) if valid[t, k])))
+                for k in range(n):
+                    ctx.set(dut.value[k], int(values[t, k]))
+                ctx.set(dut.tag, int(tags[t]))
+            await ctx.delay(1e-9)
+            if t >= dut.latency:
+                seen.append((ctx.get(dut.out_valid), ctx.get(dut.out_index),
+                             ctx.get(dut.out_value), ctx.get(dut.out_tag)))
+            await ctx.tick()
+
+    run_sim(dut, tb)
+    for t, (ov, oi, oval, otag) in enumerate(seen):
+        assert otag == tags[t]
+        hits = np.flatnonzero(valid[t])
+        assert ov == (hits.size > 0)
+        if hits.size:
+            assert (oi, oval) == (hits[0], values[t, hits[0]] & 0xFFFF)
+
+
+def test_lowest_one():
+    m = Module()
+    x = Signal(9)
+    y = Signal(9)
+    m.d.comb += y.eq(lowest_one(x))
+
+    async def tb(ctx):
+        for v in range(512):
+            ctx.set(x, v)
+            assert ctx.get(y) == (v & -v)
+
+    from amaranth.sim import Simulator
+    sim = Simulator(m)
+    sim.add_testbench(tb)
+    sim.run()
+
+
+def test_bad_parameters():
+    with pytest.raises(ValueError, match="n_leaves"):
+        LnzdTree(0)
+    with pytest.raises(ValueError, match="value_width"):
+        LnzdTree(4, value_width=0)
