@@ -87,4 +87,83 @@ def bench_compiler(layer=VGG6, n_pe=64, sklearn=True, log=print):
     return res
 
 
-SUITES = {"compiler": bench_compiler}
+#: Table 3 of the EIE paper (``shared/seeds/004_*.txt``): layer, inputs, outputs,
+#: weight density, activation density; and Table 4's EIE actual / theoretical time
+#: (us), whose ratio is the paper's cycles over ideal.
+TABLE3 = [
+    ("Alex-6", 9216, 4096, 0.09, 0.351, 30.3, 28.1),
+    ("Alex-7", 4096, 4096, 0.09, 0.353, 12.2, 11.7),
+    ("Alex-8", 4096, 1000, 0.25, 0.375, 9.9, 8.9),
+    ("VGG-6", 25088, 4096, 0.04, 0.183, 34.4, 28.1),
+    ("VGG-7", 4096, 4096, 0.04, 0.375, 8.7, 7.9),
+    ("VGG-8", 4096, 1000, 0.23, 0.411, 8.4, 7.3),
+    ("NT-We", 4096, 600, 0.10, 1.0, 8.0, 5.2),
+    ("NT-Wd", 600, 8791, 0.11, 1.0, 13.9, 13.0),
+    ("NT-LSTM", 1201, 2400, 0.10, 1.0, 7.5, 6.5),
+]
+
+
+def synthetic_layer(rng, n_in, n_out, density, act_density, n_pe, fifo_depth=8, scale=1):
+    """A random layer at the given densities, compressed, and one input for it."""
+    n_in, n_out = max(1, n_in // scale), max(1, n_out // scale)
+    w = rng.standard_normal((n_out, n_in), dtype=np.float32) * np.float32(1 / np.sqrt(n_in))
+    bundle = compress([w], None, n_pe=n_pe, density=density, fifo_depth=fifo_depth)
+    x = np.where(rng.random(n_in) < act_density, np.abs(rng.normal(0, 1, n_in)) + 0.05, 0.0)
+    return bundle, x
+
+
+def bench_table3(n_pe=64, fifo_depth=8, quick=False, log=print):
+    """Cycles / ideal on the paper's Table 3 layers (cycle model = RTL), vs the paper."""
+    rng = np.random.default_rng(0)
+    scale = 16 if quick else 1
+    rows = []
+    log(f"Table 3 layers, {n_pe} PEs, FIFO depth {fifo_depth}"
+        + (" (1/16 size)" if quick else ""))
+    for name, n_in, n_out, wd, ad, actual, theory in TABLE3:
+        bundle, x = synthetic_layer(rng, n_in, n_out, wd, ad, n_pe, fifo_depth, scale)
+        _, report = simulate(bundle, x)
+        layer = report["layers"][0]
+        ratio = report["cycles"] / layer["ideal"] if layer["ideal"] else float("nan")
+        paper = actual / theory
+        row = {"layer": name, "n_in": bundle.n_in, "n_out": bundle.n_out,
+               "weight_density": wd, "act_density": ad, "cycles": report["cycles"],
+               "ideal": layer["ideal"], "ratio": ratio, "paper_ratio": paper,
+               "beats_paper": bool(ratio < paper)}
+        rows.append(row)
+        log(f"  {name:8s} {report['cycles']:8d} cycles, ideal {layer['ideal']:10.1f}: "
+            f"{ratio:.3f} x (paper {paper:.3f}) {'ok' if ratio < paper else 'WORSE'}")
+    return {"n_pe": n_pe, "fifo_depth": fifo_depth, "quick": quick, "layers": rows}
+
+
+def bench_rtl(n=1024, density=0.09, act_density=0.35, n_pe=64, sim="verilator", log=print):
+    """A 64-PE n x n layer in Verilator: build and run time, cycles vs the cycle model."""
+    from .sim import rtl
+
+    rng = np.random.default_rng(1)
+    bundle, x = synthetic_layer(rng, n, n, density, act_density, n_pe)
+    codes = np.asarray(simulate(bundle, x, raw=False)[0])  # golden output (floats)
+    _, model = simulate(bundle, x)
+    with tempfile.TemporaryDirectory() as cache:
+        old = os.environ.get("EIE_CACHE_DIR")
+        os.environ["EIE_CACHE_DIR"] = cache      # a cold build: the time includes it
+        try:
+            (y, report), seconds = _timed(simulate, bundle, x, sim=sim)
+        finally:
+            if old is None:
+                del os.environ["EIE_CACHE_DIR"]
+            else:
+                os.environ["EIE_CACHE_DIR"] = old
+    layer = model["layers"][0]
+    res = {"n": n, "density": density, "act_density": act_density, "n_pe": n_pe, "sim": sim,
+           "seconds": seconds, "cycles": report["cycles"], "model_cycles": model["cycles"],
+           "ideal": layer["ideal"], "entries": layer["entries"],
+           "golden_match": report["golden_match"] and bool(np.array_equal(y, codes)),
+           "cycle_model_match": report["cycle_model_match"]}
+    log(f"RTL {sim}: {n}x{n} at {density:.0%} weights, {act_density:.0%} activations, "
+        f"{n_pe} PEs: {seconds:.1f} s including the build; {report['cycles']} cycles "
+        f"(cycle model {model['cycles']}), {layer['entries'] / report['cycles'] / n_pe:.3f} "
+        f"entries per PE per cycle, golden match {res['golden_match']}")
+    return res
+
+
+SUITES = {"compiler": bench_compiler, "table3": bench_table3, "rtl": bench_rtl}

@@ -203,7 +203,13 @@ def cmd_bench(args):
     if args.quick:
         layer.update(name="VGG-6/16", n_in=VGG6["n_in"] // 16, n_out=VGG6["n_out"] // 16)
     for suite in args.suite:
-        results[suite] = SUITES[suite](layer=layer, sklearn=not args.no_sklearn)
+        if suite == "compiler":
+            results[suite] = SUITES[suite](layer=layer, sklearn=not args.no_sklearn)
+        elif suite == "table3":
+            results[suite] = SUITES[suite](quick=args.quick)
+        else:
+            results[suite] = SUITES[suite](n=256 if args.quick else 1024,
+                                           n_pe=16 if args.quick else 64)
     if args.json:
         _write_json(args.json, results)
     return 0
@@ -317,8 +323,10 @@ def build_parser():
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("bench", help="measure the compiler and models on the paper's layers")
-    p.add_argument("--suite", action="append", choices=("compiler",),
-                   help="suite to run (repeatable; default all)")
+    p.add_argument("--suite", action="append", choices=("compiler", "table3", "rtl"),
+                   help="compiler: compression speed and k-means vs scikit-learn; table3: "
+                        "cycles/ideal on the paper's Table 3 layers; rtl: a 1024x1024 layer "
+                        "on 64 PEs in Verilator (repeatable; default compiler and table3)")
     p.add_argument("--quick", action="store_true", help="1/16-size layers (a smoke run)")
     p.add_argument("--no-sklearn", action="store_true", help="skip the scikit-learn comparison")
     p.add_argument("--json", metavar="R.json", help="write the figures as JSON")
@@ -330,7 +338,7 @@ def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "bench" and not args.suite:
-        args.suite = ["compiler"]
+        args.suite = ["compiler", "table3"]
     try:
         return args.func(args)
     except EieError as e:
