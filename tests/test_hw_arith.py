@@ -30,6 +30,19 @@ def test_output_stage(width):
     run_sim(dut, tb)
 
 
+async def writeback(ctx, dut, rows):
+    """Walk ``rows`` local rows through writeback; returns {row: output}."""
+    out = {}
+    for r in range(rows + 2):
+        ctx.set(dut.wb_valid, r < rows)
+        ctx.set(dut.wb_row, r % rows)
+        await ctx.tick()
+        if ctx.get(dut.y_valid):
+            out[ctx.get(dut.y_row)] = ctx.get(dut.y)
+    ctx.set(dut.wb_valid, 0)
+    return out
+
+
 def test_accumulate_bypass_bias_and_writeback():
     rng = np.random.default_rng(1)
     hw = HwConfig(n_pe=1, spmat_words=8, ptr_depth=8, act_depth=8, bias_depth=8, acc_width=40)
@@ -56,21 +69,10 @@ def test_accumulate_bypass_bias_and_writeback():
         assert ctx.get(dut.idle)
         ctx.set(dut.shift, 20)
         ctx.set(dut.has_bias, 1)
-        for r in range(8 + 2):
-            ctx.set(dut.wb_valid, r < 8)
-            ctx.set(dut.wb_row, r % 8)
-            await ctx.tick()
-            if ctx.get(dut.y_valid):
-                out[ctx.get(dut.y_row)] = ctx.get(dut.y)
-        ctx.set(dut.wb_valid, 0)
+        out.update(await writeback(ctx, dut, 8))
         # Accumulators were cleared: a second writeback without bias gives zeros.
         ctx.set(dut.has_bias, 0)
-        for r in range(8 + 2):
-            ctx.set(dut.wb_valid, r < 8)
-            ctx.set(dut.wb_row, r % 8)
-            await ctx.tick()
-            if ctx.get(dut.y_valid):
-                assert ctx.get(dut.y) == 0
+        assert set((await writeback(ctx, dut, 8)).values()) == {0}
 
     run_sim(dut, tb)
     want = output_stage(acc + np.array(bias), 20, False)
