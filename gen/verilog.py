@@ -1,5 +1,7 @@
 """Verilog of an EIE instance (Amaranth's Verilog back end, through Yosys)."""
 
+import re
+
 from amaranth.back import verilog
 
 from ..config import HwConfig
@@ -68,4 +70,30 @@ def generate(hw=None, bundle=None, max_layers=None, bake=False, name=TOP_NAME):
         top = EIE(hw, max_layers=max_layers, bundle=bundle if bake else None)
     except (TypeError, ValueError) as e:
         raise EieError(f"generate: {e}") from None
-    return verilog.convert(top, name=name, emit_src=False)
+    text = verilog.convert(top, name=name, emit_src=False)
+    return text if bake else drop_zero_init(text)
+
+
+#: Memories whose zero initial contents the design relies on: the accumulators
+#: start a run cleared (writeback clears them again after every layer).
+ZERO_INIT_NEEDED = ("acc",)
+
+_INIT_BLOCK = re.compile(r"^  initial begin\n((?:    [\w\\$.]+\[\d+\] = \d+'h0+;\n)+)  end\n",
+                         re.MULTILINE)
+
+
+def drop_zero_init(text, keep=ZERO_INIT_NEEDED):
+    """Remove the all-zero ``initial`` blocks of memories the host writes before use.
+
+    Amaranth gives every memory an initial value, zeros by default, and Yosys
+    writes one line per word: for a 64-PE instance that is most of the file
+    and most of Verilator's compile time.  Only the accumulators must start at
+    zero; the pointer, sparse-matrix, codebook, bias, activation, queue and
+    layer-table memories are written (by the host or the datapath) before
+    they are read, so in simulation they may start undefined.  (Block RAM on
+    an FPGA starts at zero either way.)
+    """
+    def repl(match):
+        name = match.group(1).split("[", 1)[0].strip()
+        return match.group(0) if name in keep else ""
+    return _INIT_BLOCK.sub(repl, text)
