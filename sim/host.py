@@ -31,9 +31,9 @@ def model_writes(bundle, geometry):
     hmap = geometry.host
     writes = [(hmap.addr(Region.CTRL, 0, Reg.N_LAYERS), len(bundle.layers))]
     table = layer_table(bundle, geometry)
-    for f, name in enumerate(Geometry.LAYER_FIELDS):
-        for l, value in enumerate(table[name]):
-            writes.append((hmap.addr(Region.LAYER, 0, l * 8 + f), value))
+    for l in range(len(bundle.layers)):
+        for f, name in enumerate(Geometry.LAYER_FIELDS):
+            writes.append((hmap.addr(Region.LAYER, 0, l * 8 + f), table[name][l]))
     for l, layer in enumerate(bundle.layers):
         for v, c in enumerate(layer.codebook):
             writes.append((hmap.addr(Region.CODEBOOK, 0, l * CODEBOOK_SIZE + v), int(c) & MASK64))
@@ -94,8 +94,23 @@ class HostDriver:
                            f"(another configuration?)")
 
     async def write_all(self, writes):
-        for addr, value in writes:
-            await self.port.write(addr, value)
+        """Writes in order; runs of consecutive addresses go as bursts if the
+        port has ``write_burst(addr, values)`` (the serial bridge does)."""
+        burst = getattr(self.port, "write_burst", None)
+        if burst is None:
+            for addr, value in writes:
+                await self.port.write(addr, value)
+            return
+        i = 0
+        while i < len(writes):
+            j = i + 1
+            while j < len(writes) and writes[j][0] == writes[j - 1][0] + 1 and j - i < 0xFFFF:
+                j += 1
+            if j - i == 1:
+                await self.port.write(*writes[i])
+            else:
+                await burst(writes[i][0], [v for _, v in writes[i:j]])
+            i = j
 
     async def load_model(self):
         await self.write_all(model_writes(self.bundle, self.g))

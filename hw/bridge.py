@@ -1,0 +1,140 @@
+"""Serial bridge: a byte protocol over the UART to the accelerator's host port.
+
+All multi-byte fields are little-endian; ``addr`` is 5 bytes (the host port's
+``{region, pe, offset}`` address, :class:`~eie.hw.geometry.HostMap`), ``data``
+8 bytes.
+
+======  =======================================  ==========================
+byte    then                                     reply
+======  =======================================  ==========================
+``W``   addr, data                               none: one write
+``B``   addr, count (2 bytes, >= 1),             none: ``count`` writes to
+        ``count`` x data                          addr, addr + 1, ...
+``R``   addr                                     data (8 bytes): one read
+``P``   --                                       ``P``: ping, all earlier
+                                                 commands are done
+======  =======================================  ==========================
+
+Unknown command bytes are ignored.  The bridge takes every byte the cycle
+after it arrives and a write takes one cycle, so the host never has to wait
+except for replies.  To wait for a run, poll ``CONTROL`` with ``R``.
+"""
+
+from amaranth.hdl import Cat, Module, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+__all__ = ["HostBridge", "CMD_WRITE", "CMD_BURST", "CMD_READ", "CMD_PING", "ADDR_BYTES"]
+
+CMD_WRITE = ord("W")
+CMD_BURST = ord("B")
+CMD_READ = ord("R")
+CMD_PING = ord("P")
+ADDR_BYTES = 5
+DATA_BYTES = 8
+
+
+class HostBridge(wiring.Component):
+    """Byte stream in, host port transactions out, reply bytes back.
+
+    Parameters
+    ----------
+    addr_width : int
+        Width of the host port address (at most 40).
+
+    Members
+    -------
+    rx : In(stream.Signature(8))
+        Bytes from the host.
+    tx : Out(stream.Signature(8))
+        Reply bytes.
+    host_addr, host_wdata, host_we, host_re : Out
+    host_rdata : In(64)
+        The accelerator's host port (data the cycle after ``host_re``).
+    """
+
+    def __init__(self, addr_width):
+        if not isinstance(addr_width, int) or not 1 <= addr_width <= 8 * ADDR_BYTES:
+            raise ValueError(f"addr_width must be in [1, {8 * ADDR_BYTES}], not {addr_width!r}")
+        super().__init__({
+            "rx": In(stream.Signature(8)),
+            "tx": Out(stream.Signature(8)),
+            "host_addr": Out(addr_width),
+            "host_wdata": Out(64),
+            "host_we": Out(1),
+            "host_re": Out(1),
+            "host_rdata": In(64),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        addr = Signal(8 * ADDR_BYTES)
+        data = Signal(8 * DATA_BYTES)
+        count = Signal(16)
+        n = Signal(range(DATA_BYTES + 1))    # bytes of the current field received / sent
+        byte = self.rx.payload
+        got = Signal()
+        m.d.comb += [
+            self.rx.ready.eq(1),
+            got.eq(self.rx.valid),
+            self.host_addr.eq(addr),
+            self.host_wdata.eq(data),
+        ]
+
+        with m.FSM():
+            with m.State("CMD"):
+                with m.If(got):
+                    m.d.sync += n.eq(0)
+                    with m.Switch(byte):
+                        with m.Case(CMD_WRITE):
+                            m.d.sync += count.eq(1)
+                            m.next = "ADDR_W"
+                        with m.Case(CMD_BURST):
+                            m.next = "ADDR_B"
+                        with m.Case(CMD_READ):
+                            m.next = "ADDR_R"
+                        with m.Case(CMD_PING):
+                            m.d.sync += data.eq(CMD_PING)
+                            m.next = "PING"
+            for name, after in (("ADDR_W", "DATA"), ("ADDR_B", "COUNT"), ("ADDR_R", "READ")):
+                with m.State(name):
+                    with m.If(got):
+                        m.d.sync += [addr.eq(Cat(addr[8:], byte)), n.eq(n + 1)]
+                        with m.If(n == ADDR_BYTES - 1):
+                            m.d.sync += n.eq(0)
+                            m.next = after
+            with m.State("COUNT"):
+                with m.If(got):
+                    m.d.sync += [count.eq(Cat(count[8:], byte)), n.eq(n + 1)]
+                    with m.If(n == 1):
+                        m.d.sync += n.eq(0)
+                        m.next = "DATA"
+            with m.State("DATA"):
+                with m.If(got):
+                    m.d.sync += [data.eq(Cat(data[8:], byte)), n.eq(n + 1)]
+                    with m.If(n == DATA_BYTES - 1):
+                        m.next = "WRITE"
+            with m.State("WRITE"):
+                m.d.comb += self.host_we.eq(1)
+                m.d.sync += [n.eq(0), count.eq(count - 1), addr.eq(addr + 1)]
+                with m.If(count <= 1):
+                    m.next = "CMD"
+                with m.Else():
+                    m.next = "DATA"
+            with m.State("READ"):
+                m.d.comb += self.host_re.eq(1)
+                m.next = "LATCH"
+            with m.State("LATCH"):
+                m.d.sync += [data.eq(self.host_rdata), n.eq(0)]
+                m.next = "SEND"
+            with m.State("SEND"):
+                m.d.comb += [self.tx.valid.eq(1), self.tx.payload.eq(data[:8])]
+                with m.If(self.tx.ready):
+                    m.d.sync += [data.eq(data >> 8), n.eq(n + 1)]
+                    with m.If(n == DATA_BYTES - 1):
+                        m.next = "CMD"
+            with m.State("PING"):
+                m.d.comb += [self.tx.valid.eq(1), self.tx.payload.eq(data[:8])]
+                with m.If(self.tx.ready):
+                    m.next = "CMD"
+        return m
