@@ -31,3 +31,16 @@ def demo(session):
     """The end-to-end demo (the README's main job)."""
     session.install("-e", ".")
     session.run("eie", "demo", *session.posargs)
+
+
+@nox.session
+def synth(session):
+    """FPGA builds for the ULX3S (85F): bitstreams and reports in build/synth-*.
+
+    ``nox -s synth -- 8 16`` builds those PE counts (default 8).
+    """
+    session.install("-e", ".")
+    for pes in session.posargs or ["8"]:
+        session.run("eie", "synth", "--board", "ulx3s-85f", "--pes", pes,
+                    "--build-dir", f"build/synth-{pes}pe",
+                    "--report", f"build/synth-{pes}pe/report.json")

@@ -6,7 +6,7 @@ PLL that makes the main clock from the board's oscillator and the pins.
 """
 
 from amaranth.hdl import ClockDomain, ClockSignal, Elaboratable, Instance, Module, Signal
-from amaranth.lib import wiring
+from amaranth.lib import io, wiring
 from amaranth.lib.cdc import ResetSynchronizer
 from amaranth.lib.wiring import In, Out
 
@@ -117,7 +117,8 @@ class Board(Elaboratable):
 
     def elaborate(self, platform):
         m = Module()
-        clk_in = platform.request(platform.default_clk)
+        m.submodules.clk_in = clk_in = io.Buffer("i", platform.request(platform.default_clk,
+                                                                         dir="-"))
         f_in = platform.default_clk_frequency / 1e6
         clki, clkfb, clkop, f_out = ecp5_pll_params(f_in, self._freq)
         m.domains.sync = ClockDomain("sync")
@@ -143,9 +144,11 @@ class Board(Elaboratable):
         m.submodules.reset_sync = ResetSynchronizer(~locked, domain="sync")
         platform.add_clock_constraint(clk, f_out * 1e6)
         m.submodules.core = core = self.core
-        uart = platform.request("uart", 0)
-        m.d.comb += [core.rx.eq(uart.rx.i), uart.tx.o.eq(core.tx)]
+        uart = platform.request("uart", 0, dir="-")
+        m.submodules.uart_rx = uart_rx = io.Buffer("i", uart.rx)
+        m.submodules.uart_tx = uart_tx = io.Buffer("o", uart.tx)
+        m.d.comb += [core.rx.eq(uart_rx.i), uart_tx.o.eq(core.tx)]
         for k in range(8):
-            led = platform.request("led", k)
+            m.submodules[f"led{k}"] = led = io.Buffer("o", platform.request("led", k, dir="-"))
             m.d.comb += led.o.eq(core.leds[k])
         return m

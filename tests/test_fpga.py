@@ -63,3 +63,22 @@ def test_small_build(tmp_path):
     assert report["luts"] > 100 and report["ebr"] >= 1 and report["mult18"] >= 1
     assert (tmp_path / "build" / "eie_top.bit").stat().st_size > 100_000
     json.dumps(report)
+
+
+def test_constraints_file_matches_the_board():
+    from pathlib import Path
+
+    from amaranth_boards.ulx3s import ULX3S_85F_Platform
+
+    lpf = (Path(__file__).parent.parent / "constraints" / "ulx3s-85f.lpf").read_text()
+    platform = ULX3S_85F_Platform()
+    want = {"clk25": ("clk25", 0, None), "uart_rx": ("uart", 0, "rx"),
+            "uart_tx": ("uart", 0, "tx")}
+    want.update({f"led[{k}]": ("led", k, None) for k in range(8)})
+    for port, (name, number, sub) in want.items():
+        resource = platform.lookup(name, number)
+        ios = resource.ios
+        if sub is not None:
+            ios = next(io for io in ios if io.name == sub).ios
+        site = ios[0].names[0]
+        assert f'LOCATE COMP "{port}" SITE "{site}";' in lpf, port
