@@ -147,15 +147,17 @@ class Timing:
     ``arith_drain`` (4)
         An entry issued to the sparse-matrix memory at cycle ``c`` has written
         its accumulator at cycle ``c + 3``; the PE is idle from ``c + 4``.
-    ``writeback_latency`` (2)
+    ``writeback_latency`` (6)
         Writeback reads accumulator row ``r`` at ``w0 + r`` and writes the
-        output activation at ``w0 + r + 2``.
+        output activation at ``w0 + r + 6``: one cycle for the read, one for
+        the sum with the bias, four for the output stage (rounding, two shift
+        steps, saturation and ReLU), pipelined for the clock rate.
     """
 
     scan_start = 2
     bcast_stages = 1
     arith_drain = 4
-    writeback_latency = 2
+    writeback_latency = 6
 
     def __init__(self, hw):
         self.n_pe = hw.n_pe

@@ -9,24 +9,29 @@ stale accumulator, so the accumulate stage forwards its own last result.
 Writeback: once the layer's compute is over, the control unit walks the local
 rows; each is read with its bias, rounded, shifted, saturated and passed
 through ReLU (:class:`OutputStage`), handed to the destination activation file
-two cycles later, and the accumulator is cleared for the next layer.
+``WRITEBACK_LATENCY`` cycles later, and the accumulator is cleared for the next
+layer.
 """
 
-from amaranth.hdl import Const, Module, Mux, Signal, signed
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..config import ACT_BITS, ACT_MAX, ACT_MIN, WEIGHT_BITS
 
-__all__ = ["ArithUnit", "OutputStage"]
+__all__ = ["ArithUnit", "OutputStage", "WRITEBACK_LATENCY"]
 
 
 class OutputStage(wiring.Component):
-    """Round, arithmetic shift, saturate to int16, optional ReLU (combinational).
+    """Round, arithmetic shift, saturate to int16, optional ReLU, in a pipeline.
 
     ``y = (x + (1 << (shift - 1))) >> shift`` (no rounding term when
     ``shift == 0``), clamped to [-32768, 32767], then ``max(y, 0)`` if ``relu``.
+
+    Stages (one register each): add the rounding term; shift by the multiple of
+    8 in ``shift``; shift by the rest; saturate and ReLU.  ``shift`` and
+    ``relu`` travel with the data, so they may change every cycle.
 
     Parameters
     ----------
@@ -38,7 +43,11 @@ class OutputStage(wiring.Component):
     ``shift`` must be at most ``width - 3`` (the bundle check guarantees
     ``shift <= acc_width - 2`` and ``x`` is ``acc_width + 1`` bits wide), so
     the rounding term fits.
+
+    Latency :data:`LATENCY` (4) cycles, one value per cycle.
     """
+
+    LATENCY = 4
 
     def __init__(self, width, shift_width=6):
         if not isinstance(width, int) or width < 2:
@@ -46,24 +55,43 @@ class OutputStage(wiring.Component):
         self._width = width
         self._shift_width = shift_width
         super().__init__({
+            "valid": In(1),
             "x": In(signed(width)),
             "shift": In(shift_width),
             "relu": In(1),
+            "y_valid": Out(1),
             "y": Out(signed(ACT_BITS)),
         })
 
     def elaborate(self, platform):
         m = Module()
+        width = self._width + 1
+
+        def stage(n):
+            return (Signal(name=f"s{n}_valid"), Signal(signed(width), name=f"s{n}_value"),
+                    Signal(self._shift_width, name=f"s{n}_shift"), Signal(name=f"s{n}_relu"))
+
+        s1, s2, s3 = stage(1), stage(2), stage(3)
         rounding = (Const(1, 1) << self.shift)[1:]
-        total = Signal(signed(self._width + 1))
-        shifted = Signal(signed(self._width + 1))
-        m.d.comb += [
-            total.eq(self.x + rounding),
-            shifted.eq(total >> self.shift),
+        m.d.sync += [
+            s1[0].eq(self.valid), s1[1].eq(self.x + rounding), s1[2].eq(self.shift),
+            s1[3].eq(self.relu),
+            s2[0].eq(s1[0]), s2[1].eq(s1[1] >> Cat(Const(0, 3), s1[2][3:])), s2[2].eq(s1[2][:3]),
+            s2[3].eq(s1[3]),
+            s3[0].eq(s2[0]), s3[1].eq(s2[1] >> s2[2]), s3[3].eq(s2[3]),
         ]
+        shifted = s3[1]
         sat = Mux(shifted > ACT_MAX, ACT_MAX, Mux(shifted < ACT_MIN, ACT_MIN, shifted))
-        m.d.comb += self.y.eq(Mux(self.relu & (sat < 0), 0, sat))
+        m.d.sync += [
+            self.y_valid.eq(s3[0]),
+            self.y.eq(Mux(s3[3] & (sat < 0), 0, sat)),
+        ]
         return m
+
+
+#: Cycles from a writeback read to its output activation: the accumulator and
+#: bias read, the sum, then the output stage.
+WRITEBACK_LATENCY = 2 + OutputStage.LATENCY
 
 
 class ArithUnit(wiring.Component):
@@ -82,11 +110,13 @@ class ArithUnit(wiring.Component):
     idle : Out(1)
         No product waiting to be accumulated.
     wb_valid, wb_row : In
-        Writeback: read local row ``wb_row`` (control unit).
+        Writeback: read local row ``wb_row`` (control unit).  The output
+        activation comes :data:`WRITEBACK_LATENCY` cycles later.
     shift, relu, has_bias, bias_base : In
         The running layer's output parameters.
     y_valid, y_row, y : Out
-        Two cycles after ``wb_valid``: the output activation of that row.
+        ``WRITEBACK_LATENCY`` cycles after ``wb_valid``: the output activation
+        of that row (read, sum with bias, :class:`OutputStage`).
     host_we, host_addr, host_data : In
         Host write of bias word ``host_addr``.
 
@@ -150,8 +180,8 @@ class ArithUnit(wiring.Component):
         m.d.sync += [last_valid.eq(p_valid), last_row.eq(p_row), last_sum.eq(new)]
         m.d.comb += self.idle.eq(~p_valid)
 
-        # Writeback: row read at w, output and accumulator clear at w + 1,
-        # activation handed over at w + 2.
+        # Writeback: row read at w; sum and accumulator clear at w + 1; the
+        # activation is handed over at w + WRITEBACK_LATENCY.
         wb1_valid = Signal()
         wb1_row = Signal(g.act_addr_width)
         m.d.sync += [wb1_valid.eq(self.wb_valid), wb1_row.eq(self.wb_row)]
@@ -168,13 +198,20 @@ class ArithUnit(wiring.Component):
                 bias_rp.addr.eq(self.bias_base + self.wb_row), bias_rp.en.eq(1),
             ]
             bias = Mux(self.has_bias, bias_rp.data, 0)
+        # The sum is registered, then rounded, shifted, saturated (OutputStage).
         m.submodules.out = out = OutputStage(g.hw.acc_width + 1, g.shift_width)
-        m.d.comb += [
+        m.d.sync += [
+            out.valid.eq(wb1_valid),
             out.x.eq(acc_rp.data + bias),
             out.shift.eq(self.shift),
             out.relu.eq(self.relu),
         ]
-        m.d.sync += [self.y_valid.eq(wb1_valid), self.y_row.eq(wb1_row), self.y.eq(out.y)]
+        rows = [wb1_row]
+        for n in range(OutputStage.LATENCY + 1):
+            row = Signal(g.act_addr_width, name=f"wb_row_d{n + 2}")
+            m.d.sync += row.eq(rows[-1])
+            rows.append(row)
+        m.d.comb += [self.y_valid.eq(out.y_valid), self.y_row.eq(rows[-1]), self.y.eq(out.y)]
 
         m.d.comb += [
             acc_wp.addr.eq(Mux(p_valid, p_row, wb1_row)),

@@ -6,7 +6,7 @@ parameters (the run's one cycle of overhead).  Each layer then goes through:
 * compute, from its cycle 0 (``layer_go``: the scanner reads row 0) until the
   first cycle ``Y`` at which the scan is done and every PE is idle;
 * writeback, local rows ``0 .. rows_out - 1`` read at ``Y + 1 ..``, written to
-  the destination files two cycles later.
+  the destination files ``WRITEBACK_LATENCY`` cycles later.
 
 The layer's last cycle loads the next layer's parameters (source and
 destination files swap) or ends the run.  ``cycles`` counts from the start
@@ -18,6 +18,7 @@ from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from .arith import WRITEBACK_LATENCY
 from .geometry import Geometry, Reg
 
 __all__ = ["Control"]
@@ -145,7 +146,7 @@ class Control(wiring.Component):
                     self.wb_valid.eq(wb_i < self.layer.rows_out),
                     self.wb_row.eq(wb_i),
                 ]
-                with m.If(wb_i == self.layer.rows_out + 1):
+                with m.If(wb_i == self.layer.rows_out + (WRITEBACK_LATENCY - 1)):
                     m.d.comb += lc_wp.en.eq(1)
                     with m.If(self.layer.index + 1 < n_layers):
                         m.d.sync += [t.eq(0), phase_wb.eq(0)]

@@ -5,7 +5,7 @@ import pytest
 from hw_helpers import run_sim
 
 from eie.config import HwConfig
-from eie.hw.arith import ArithUnit, OutputStage
+from eie.hw.arith import WRITEBACK_LATENCY, ArithUnit, OutputStage
 from eie.hw.geometry import Geometry
 from eie.sim.golden import output_stage
 
@@ -17,23 +17,33 @@ def test_output_stage(width):
     lim = 1 << min(width - 2, 62)
     xs = np.concatenate([rng.integers(-lim, lim, 300), [0, 1, -1, 32767, -32768, 32768,
                                                         -32769, lim - 1, -lim]])
+    shifts = [int(rng.integers(0, width - 2)) if i % 3 else i % 2 for i in range(xs.size)]
+    relus = [bool(i % 2) for i in range(xs.size)]
+    got = []
 
     async def tb(ctx):
-        for i, x in enumerate(xs):
-            shift = int(rng.integers(0, width - 2)) if i % 3 else int(i % 2)
-            relu = bool(i % 2)
-            ctx.set(dut.x, int(x))
-            ctx.set(dut.shift, shift)
-            ctx.set(dut.relu, relu)
-            assert ctx.get(dut.y) == output_stage(np.array([x]), shift, relu)[0], (x, shift)
+        # One value per cycle; shift and ReLU change every cycle.
+        for t in range(xs.size + OutputStage.LATENCY):
+            if t < xs.size:
+                ctx.set(dut.valid, 1)
+                ctx.set(dut.x, int(xs[t]))
+                ctx.set(dut.shift, shifts[t])
+                ctx.set(dut.relu, relus[t])
+            else:
+                ctx.set(dut.valid, 0)
+            await ctx.tick()
+            if ctx.get(dut.y_valid):
+                got.append(ctx.get(dut.y))
 
     run_sim(dut, tb)
+    want = [int(output_stage(np.array([x]), s, r)[0]) for x, s, r in zip(xs, shifts, relus)]
+    assert got == want
 
 
 async def writeback(ctx, dut, rows):
     """Walk ``rows`` local rows through writeback; returns {row: output}."""
     out = {}
-    for r in range(rows + 2):
+    for r in range(rows + WRITEBACK_LATENCY):
         ctx.set(dut.wb_valid, r < rows)
         ctx.set(dut.wb_row, r % rows)
         await ctx.tick()

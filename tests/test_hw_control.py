@@ -3,6 +3,7 @@
 from hw_helpers import run_sim
 
 from eie.config import HwConfig
+from eie.hw.arith import WRITEBACK_LATENCY
 from eie.hw.control import Control
 from eie.hw.geometry import Geometry, Reg, flags_value
 
@@ -53,10 +54,10 @@ def test_layers_writeback_and_counters():
     y0 = scan[0] + busy[0] + 1
     wb0 = [e for e in log if e[0] == "wb" and e[2] == 0]
     assert [(e[1], e[3]) for e in wb0] == [(y0 + 1 + r, r) for r in range(4)]
-    layer0 = y0 + 1 + 4 + 2
+    layer0 = y0 + 1 + 4 + WRITEBACK_LATENCY
     assert go[1][1] == go[0][1] + layer0
     y1 = scan[1] + busy[1] + 1
-    layer1 = y1 + 1 + 2 + 2
+    layer1 = y1 + 1 + 2 + WRITEBACK_LATENCY
     assert ("layer", 0, layer0) in log and ("layer", 1, layer1) in log
     assert ("cycles", 1 + layer0 + layer1) in log
 
