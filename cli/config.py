@@ -147,8 +147,7 @@ class Timing:
         is also the physical depth of the queue.
     ``arith_drain`` (5)
         An entry issued to the sparse-matrix memory at cycle ``c`` is read at
-        ``c + 1`` (registered block RAM output), decoded and looked up in
-        the codebook at ``c + 2``,
+        ``c + 1`` (registered block RAM output), decoded at ``c + 2``,
         multiplied at ``c + 3`` and has written its accumulator at cycle
         ``c + 4``; the PE is idle from ``c + 5``.
     ``writeback_latency`` (6)
