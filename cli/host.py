@@ -14,6 +14,7 @@ the tests).
 """
 
 import asyncio
+import time
 
 from .errors import EieError
 from .hw.bridge import ADDR_BYTES, CMD_BURST, CMD_PING, CMD_READ, CMD_WRITE
@@ -85,10 +86,14 @@ class SerialPort:
         self.serial.write(self.codec.read(addr))
         return self.codec.parse_read(self.serial.read(8))
 
-    async def wait_done(self):
+    async def wait_done(self, max_cycles=None):
+        # Any clock the board runs at does max_cycles in far less than a second;
+        # the serial round trips dominate, so the budget is in wall-clock time.
         status = self.geometry.host.addr(Region.CTRL, 0, Reg.CONTROL)
+        deadline = time.monotonic() + 5.0 + (max_cycles or 0) / 1e6
         while (await self.read(status)) & 1:
-            pass
+            if time.monotonic() > deadline:
+                raise EieError("the board is still busy after the run's cycle bound (hang)")
 
 
 class Board:

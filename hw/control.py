@@ -105,7 +105,8 @@ class Control(wiring.Component):
         t = Signal(g.cycle_width)
         total = Signal(g.cycle_width)
         runs = Signal(32)
-        wb_i = Signal(g.row_count_width + 1)
+        # Counts past the last row by the writeback latency: sized for both.
+        wb_i = Signal(range(hw.act_depth + WRITEBACK_LATENCY + 1))
         m.submodules.layer_cycles = lc_mem = Memory(shape=g.cycle_width, depth=g.max_layers,
                                                     init=[])
         lc_wp = lc_mem.write_port()

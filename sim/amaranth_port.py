@@ -1,5 +1,7 @@
 """Host port of an :class:`eie.hw.eie.EIE` in Amaranth's own simulator."""
 
+from ..errors import EieError
+
 __all__ = ["AmaranthPort"]
 
 
@@ -26,5 +28,9 @@ class AmaranthPort:
         ctx.set(dut.host_re, 0)
         return ctx.get(dut.host_rdata)
 
-    async def wait_done(self):
-        await self.ctx.tick().until(~self.dut.busy)
+    async def wait_done(self, max_cycles):
+        for _ in range(max_cycles):
+            if not self.ctx.get(self.dut.busy):
+                return
+            await self.ctx.tick()
+        raise EieError(f"the accelerator is still busy after {max_cycles} cycles (hang)")

@@ -48,10 +48,13 @@ class CocotbPort:
         dut.host_re.value = 0
         return int(dut.host_rdata.value)
 
-    async def wait_done(self):
+    async def wait_done(self, max_cycles):
         dut = self.dut
-        while int(dut.busy.value):
+        for _ in range(max_cycles):
+            if not int(dut.busy.value):
+                return
             await FallingEdge(dut.clk)
+        raise EieError(f"the accelerator is still busy after {max_cycles} cycles (hang)")
 
 
 async def reset(dut):

@@ -8,8 +8,10 @@ bridge: each supplies a *port* with three coroutines,
     one write (one clock cycle),
 ``await port.read(addr) -> int``
     one read (64-bit data),
-``await port.wait_done()``
-    until ``busy`` falls after a start.
+``await port.wait_done(max_cycles)``
+    until ``busy`` falls after a start; a port that counts clock cycles
+    raises :class:`eie.errors.EieError` after ``max_cycles`` (a bound from
+    :func:`cycle_bound`), so that a hang is an error, not a stuck run.
 
 The address map is :class:`eie.hw.geometry.HostMap`.
 """
@@ -21,7 +23,7 @@ from ..errors import EieError
 from ..hw.eie import bias_image, layer_table
 from ..hw.geometry import Geometry, Reg, Region
 
-__all__ = ["HostDriver", "model_writes", "input_writes"]
+__all__ = ["HostDriver", "model_writes", "input_writes", "cycle_bound"]
 
 MASK64 = (1 << 64) - 1
 
@@ -46,6 +48,23 @@ def model_writes(bundle, geometry):
         for b, bias in enumerate(bias_image(bundle, k)):
             writes.append((hmap.addr(Region.BIAS, k, b), bias & MASK64))
     return writes
+
+
+def cycle_bound(bundle):
+    """A generous upper bound on the cycles of one run, whatever the input.
+
+    Every column fires at most one item per PE row of activations and costs
+    at most its longest per-PE entry run; pipeline fill, backpressure round
+    trips and writeback are added per item and per layer.
+    """
+    t = bundle.hw.timing
+    per_item = t.credits + t.arith_drain + t.scan_start
+    total = 64
+    for layer in bundle.layers:
+        longest = layer.col_lengths.max(axis=0) if layer.n_in else np.zeros(0)
+        total += int(longest.sum()) + layer.n_in * per_item
+        total += -(-layer.n_out // bundle.n_pe) + t.writeback_latency + per_item + 16
+    return 2 * total
 
 
 def input_writes(codes, geometry):
@@ -83,6 +102,7 @@ class HostDriver:
         self.bundle = bundle
         self.g = geometry
         self.hmap = geometry.host
+        self.max_cycles = cycle_bound(bundle)
 
     async def check_info(self):
         """Read the INFO register and compare it with the expected instance."""
@@ -124,7 +144,7 @@ class HostDriver:
         hmap = self.hmap
         await self.write_all(input_writes(codes, self.g))
         await self.port.write(hmap.addr(Region.CTRL, 0, Reg.CONTROL), 1)
-        await self.port.wait_done()
+        await self.port.wait_done(self.max_cycles)
         status = await self.port.read(hmap.addr(Region.CTRL, 0, Reg.CONTROL))
         if status & 3 != 2:
             raise EieError(f"the accelerator did not finish (status {status:#x})")

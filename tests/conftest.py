@@ -3,8 +3,16 @@ import sys
 
 import numpy as np
 import pytest
+from hypothesis import settings
 
 sys.path.insert(0, os.path.dirname(__file__))
+
+# CI must be reproducible: the property tests draw the same examples on every
+# run.  EIE_HYPOTHESIS=explore draws fresh ones (and keeps failures in
+# .hypothesis/ for replay), for hunting bugs locally.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.register_profile("explore", print_blob=True)
+settings.load_profile("explore" if os.environ.get("EIE_HYPOTHESIS") == "explore" else "ci")
 
 
 def random_layers(rng, sizes, density=0.3, bias=True, values=None):

@@ -52,7 +52,7 @@ class SimUart:
         await self.send(self.codec.read(addr))
         return self.codec.parse_read(await self.recv(8))
 
-    async def wait_done(self):
+    async def wait_done(self, max_cycles=None):
         while (await self.read(self.g.host.addr(Region.CTRL, 0, Reg.CONTROL))) & 1:
             pass
 

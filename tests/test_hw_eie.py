@@ -84,6 +84,16 @@ def test_back_to_back_rows_use_the_bypass():
     assert y[0, 0] != 0
 
 
+@pytest.mark.parametrize("n_pe,sizes", [(2, [2, 1]), (5, [5, 4]), (3, [3, 2, 3])])
+def test_one_row_layers_on_small_memories(rng, n_pe, sizes):
+    # n_in <= n_pe: one activation row; the compiler sizes act_depth to 1, and the
+    # writeback counter must still count rows_out + writeback latency (it hung once).
+    w, b = random_layers(rng, sizes, density=0.8)
+    bundle = eie.compress(w, b, n_pe=n_pe, fifo_depth=1)
+    assert bundle.hw.act_depth == 1
+    check_against_models(bundle, _inputs(rng, bundle, 2, density=1.0))
+
+
 @settings(max_examples=25, deadline=None)
 @given(seed=st.integers(0, 2**31), n_pe=st.integers(1, 9), fifo=st.sampled_from([1, 2, 5]),
        n_layers=st.integers(1, 3), density=st.sampled_from([0.05, 0.3, 0.8]),

@@ -94,8 +94,10 @@ def test_generate_cli(tmp_path, model, capsys):
     assert "lacks" in capsys.readouterr().err
 
 
+# Large enough for any model drawn below: 3 layers of up to 39 rows on 3 PEs
+# need 39 bias words and 120 pointers.
 FIXED_HW = dict(n_pe=3, fifo_depth=2, spmat_words=256, ptr_depth=128, act_depth=16,
-                bias_depth=32)
+                bias_depth=64)
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
