@@ -137,16 +137,19 @@ class Timing:
         presents its column address to every PE's pointer memory at
         ``t + bcast_latency``.
     ``queue_latency``
-        ``bcast_latency + 2``: one cycle for the pointer read, one for the
-        queue, so the item is at the head of the PE's queue at ``t + queue_latency``.
+        ``bcast_latency + 3``: two cycles for the pointer read (the block
+        RAM's output is registered), one for the queue, so the item is at the
+        head of the PE's queue at ``t + queue_latency``.
     ``credits``
         ``fifo_depth + queue_latency``: the broadcast fires only while every PE
         has fewer than this many items fired but not yet popped, so that
         ``fifo_depth`` items can wait in a queue beyond those in flight.  This
         is also the physical depth of the queue.
-    ``arith_drain`` (4)
-        An entry issued to the sparse-matrix memory at cycle ``c`` has written
-        its accumulator at cycle ``c + 3``; the PE is idle from ``c + 4``.
+    ``arith_drain`` (5)
+        An entry issued to the sparse-matrix memory at cycle ``c`` is read at
+        ``c + 1`` (registered block RAM output), decoded at ``c + 2``,
+        multiplied at ``c + 3`` and has written its accumulator at cycle
+        ``c + 4``; the PE is idle from ``c + 5``.
     ``writeback_latency`` (6)
         Writeback reads accumulator row ``r`` at ``w0 + r`` and writes the
         output activation at ``w0 + r + 6``: one cycle for the read, one for
@@ -156,7 +159,7 @@ class Timing:
 
     scan_start = 2
     bcast_stages = 1
-    arith_drain = 4
+    arith_drain = 5
     writeback_latency = 6
 
     def __init__(self, hw):
@@ -177,7 +180,7 @@ class Timing:
 
     @property
     def queue_latency(self):
-        return self.bcast_latency + 2
+        return self.bcast_latency + 3
 
     @property
     def credits(self):

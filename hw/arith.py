@@ -1,7 +1,7 @@
 """Arithmetic unit: multiply, accumulate into the local rows, and write back.
 
 Compute: the weight ``S[v]`` and the activation are multiplied (cycle
-``c + 2`` of an entry issued at ``c``) while the accumulator of the entry's row
+``c + 3`` of an entry issued at ``c``) while the accumulator of the entry's row
 is read; the next cycle adds and writes it back.  Two entries back to back on
 the same row (the last of one column, the first of the next) would read a
 stale accumulator, so the accumulate stage forwards its own last result.
@@ -106,7 +106,7 @@ class ArithUnit(wiring.Component):
     Members
     -------
     entry_valid, entry_row, entry_value, weight : In
-        A decoded entry and its weight ``S[v]`` (cycle ``c + 2``).
+        A decoded entry and its weight ``S[v]`` (cycle ``c + 3``).
     idle : Out(1)
         No product waiting to be accumulated.
     wb_valid, wb_row : In
@@ -121,7 +121,7 @@ class ArithUnit(wiring.Component):
         Host write of bias word ``host_addr``.
 
     One accumulation per cycle; the accumulator of an entry issued at ``c`` is
-    written at ``c + 3``.
+    written at ``c + 4``.
     """
 
     def __init__(self, geometry, bias_init=None):
@@ -156,7 +156,7 @@ class ArithUnit(wiring.Component):
         acc_wp = acc.write_port()
         acc_rp = acc.read_port()
 
-        # Multiply (c + 2) while the accumulator is read.
+        # Multiply (c + 3) while the accumulator is read.
         p_valid = Signal()
         p_row = Signal(g.act_addr_width)
         product = Signal(signed(ACT_BITS + WEIGHT_BITS))
@@ -170,7 +170,7 @@ class ArithUnit(wiring.Component):
             acc_rp.en.eq(1),
         ]
 
-        # Accumulate (c + 3), forwarding the previous cycle's result to itself.
+        # Accumulate (c + 4), forwarding the previous cycle's result to itself.
         last_valid = Signal()
         last_row = Signal(g.act_addr_width)
         last_sum = Signal(acc_shape)

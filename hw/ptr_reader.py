@@ -31,11 +31,12 @@ class PtrReader(wiring.Component):
     col_valid, col_value, col, ptr_base, spmat_base : In
         A broadcast activation ``(value, column)`` and the layer's bases.
     item_valid, item : Out
-        One cycle later: the queue item (value, absolute start entry, length).
+        Two cycles later (the banks' outputs are registered): the queue item
+        (value, absolute start entry, length).
     host_we, host_addr, host_data : In
         Host write of pointer ``host_addr``.
 
-    Latency 1, one column per cycle.
+    Latency 2, one column per cycle.
     """
 
     def __init__(self, geometry, init=None):
@@ -82,17 +83,26 @@ class PtrReader(wiring.Component):
             even_rp.addr.eq((p + 1)[1:]),
             odd_rp.addr.eq(p[1:]),
         ]
+        # Cycle +1: the banks' outputs, registered (block RAM clock-to-output).
+        valid1, odd1 = Signal(), Signal()
+        value1 = Signal(signed(ACT_BITS))
+        m.d.sync += [valid1.eq(self.col_valid), odd1.eq(p[0]), value1.eq(self.col_value)]
+        # Cycle +2: start, length, absolute address.
         odd = Signal()
         value = Signal(signed(ACT_BITS))
         base = Signal(g.entry_addr_width)
+        even_q = Signal(g.ptr_width)
+        odd_q = Signal(g.ptr_width)
         m.d.sync += [
-            self.item_valid.eq(self.col_valid),
-            odd.eq(p[0]),
-            value.eq(self.col_value),
+            self.item_valid.eq(valid1),
+            odd.eq(odd1),
+            value.eq(value1),
             base.eq(self.spmat_base * ENTRIES_PER_WORD),
+            even_q.eq(even_rp.data),
+            odd_q.eq(odd_rp.data),
         ]
-        start = Mux(odd, odd_rp.data, even_rp.data)
-        end = Mux(odd, even_rp.data, odd_rp.data)
+        start = Mux(odd, odd_q, even_q)
+        end = Mux(odd, even_q, odd_q)
         m.d.comb += [
             self.item.value.eq(value),
             self.item.start.eq(base + start),

@@ -6,8 +6,9 @@ previous column has issued its last entry, so entry addresses go out
 back to back across column and word boundaries: the address of a new column's
 first entry comes straight from the queue head (the read-ahead), the others
 from a counter.  The 64-bit word that holds the issued entry is read every
-cycle; the next cycle selects its byte and decodes it: ``v`` (codebook index)
-and the local row ``r = r_prev + z + 1`` (``r = z`` for a column's first entry).
+cycle; its output is registered, and the cycle after selects the byte and decodes
+it: ``v`` (codebook index) and the local row ``r = r_prev + z + 1`` (``r = z``
+for a column's first entry).
 """
 
 from amaranth.hdl import Module, Mux, Signal, signed, unsigned
@@ -40,15 +41,15 @@ class SpmatReader(wiring.Component):
         Pop the head: at once for an empty column, else when the last entry
         of the previous column has been issued.
     entry_valid, entry_index, entry_row, entry_value : Out
-        Two cycles after an entry is issued: its codebook index, its local row
-        and the column's activation value.
+        Three cycles after an entry is issued: its codebook index, its local
+        row and the column's activation value.
     idle : Out(1)
         No entry issued or being decoded.
     host_we, host_addr, host_data : In
         Host write of memory word ``host_addr``.
 
     One entry per cycle in steady state, including across column and word
-    boundaries; latency 2 from issue to the decoded entry.
+    boundaries; latency 3 from issue to the decoded entry.
     """
 
     def __init__(self, geometry, init=None):
@@ -105,7 +106,8 @@ class SpmatReader(wiring.Component):
         with m.Elif(remaining != 0):
             m.d.sync += [next_addr.eq(next_addr + 1), remaining.eq(remaining - 1)]
 
-        # Word read (cycle c + 1): select the byte and decode it.
+        # Word read (cycle c + 1): the block RAM's output is registered (its
+        # clock-to-output time would not leave room for the decode).
         a_valid = Signal()
         a_sel = Signal(3)
         a_first = Signal()
@@ -116,17 +118,27 @@ class SpmatReader(wiring.Component):
             a_first.eq(take),
             a_value.eq(Mux(take, self.head.value, value)),
         ]
-        entry = rp.data.word_select(a_sel, 8)
+        # Decode (cycle c + 2): select the byte, relative row.
+        b_valid = Signal()
+        b_sel = Signal(3)
+        b_first = Signal()
+        b_value = Signal(signed(ACT_BITS))
+        word = Signal(WORD_BITS)
+        m.d.sync += [
+            b_valid.eq(a_valid), b_sel.eq(a_sel), b_first.eq(a_first), b_value.eq(a_value),
+            word.eq(rp.data),
+        ]
+        entry = word.word_select(b_sel, 8)
         row_prev = Signal(g.act_addr_width)
         row = Signal(g.act_addr_width)
-        m.d.comb += row.eq(Mux(a_first, 0, row_prev + 1) + entry[4:8])
-        with m.If(a_valid):
+        m.d.comb += row.eq(Mux(b_first, 0, row_prev + 1) + entry[4:8])
+        with m.If(b_valid):
             m.d.sync += row_prev.eq(row)
         m.d.sync += [
-            self.entry_valid.eq(a_valid),
+            self.entry_valid.eq(b_valid),
             self.entry_index.eq(entry[0:4]),
             self.entry_row.eq(row),
-            self.entry_value.eq(a_value),
+            self.entry_value.eq(b_value),
         ]
-        m.d.comb += self.idle.eq((remaining == 0) & ~a_valid & ~self.entry_valid)
+        m.d.comb += self.idle.eq((remaining == 0) & ~a_valid & ~b_valid & ~self.entry_valid)
         return m

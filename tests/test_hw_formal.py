@@ -71,6 +71,6 @@ def test_lnzd_selects_lowest_nonzero(tmp_path, n):
     assert_proof_holds(lnzd_harness, n, tmp_path)
 
 
-@pytest.mark.parametrize("credits", [1, 5, 14])
+@pytest.mark.parametrize("credits", [1, 5, 15])
 def test_queue_never_overflows(tmp_path, credits):
     assert_proof_holds(queue_harness, credits, tmp_path)

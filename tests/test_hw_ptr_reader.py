@@ -8,7 +8,7 @@ from eie.hw.geometry import Geometry
 from eie.hw.ptr_reader import PtrReader
 
 
-def test_start_and_length_in_one_cycle():
+def test_start_and_length_from_one_read():
     rng = np.random.default_rng(3)
     g = Geometry(HwConfig(n_pe=2, spmat_words=64, ptr_depth=40, act_depth=16))
     ptrs = np.concatenate([[0], np.cumsum(rng.integers(0, 9, 39))])
@@ -30,6 +30,7 @@ def test_start_and_length_in_one_cycle():
             ctx.set(dut.col_valid, 1)
             await ctx.tick()
             ctx.set(dut.col_valid, 0)
+            await ctx.tick()                   # latency 2: registered bank outputs
             assert ctx.get(dut.item_valid)
             got.append((base + col, ctx.get(dut.item.start), ctx.get(dut.item.length),
                         ctx.get(dut.item.value)))
@@ -49,7 +50,7 @@ def test_baked_init():
         for col in range(7):
             ctx.set(dut.col, col)
             ctx.set(dut.col_valid, 1)
-            await ctx.tick()
+            await ctx.tick().repeat(2)
             assert (ctx.get(dut.item.start), ctx.get(dut.item.length)) == \
                 (ptrs[col], ptrs[col + 1] - ptrs[col])
 
