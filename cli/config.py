@@ -145,22 +145,24 @@ class Timing:
         has fewer than this many items fired but not yet popped, so that
         ``fifo_depth`` items can wait in a queue beyond those in flight.  This
         is also the physical depth of the queue.
-    ``arith_drain`` (5)
+    ``arith_drain`` (6)
         An entry issued to the sparse-matrix memory at cycle ``c`` is read at
         ``c + 1`` (registered block RAM output), decoded at ``c + 2``,
-        multiplied at ``c + 3`` and has written its accumulator at cycle
-        ``c + 4``; the PE is idle from ``c + 5``.
-    ``writeback_latency`` (6)
+        multiplied at ``c + 3`` while its accumulator is read, registered at
+        ``c + 4`` and has written its accumulator at cycle ``c + 5``; the PE
+        is idle from ``c + 6``.
+    ``writeback_latency`` (7)
         Writeback reads accumulator row ``r`` at ``w0 + r`` and writes the
-        output activation at ``w0 + r + 6``: one cycle for the read, one for
-        the sum with the bias, four for the output stage (rounding, two shift
-        steps, saturation and ReLU), pipelined for the clock rate.
+        output activation at ``w0 + r + 7``: one cycle for the read, one for
+        the registered block-RAM outputs (accumulator and bias), one for their
+        sum, four for the output stage (rounding, two shift steps, saturation
+        and ReLU), pipelined for the clock rate.
     """
 
     scan_start = 2
     bcast_stages = 1
-    arith_drain = 5
-    writeback_latency = 6
+    arith_drain = 6
+    writeback_latency = 7
 
     def __init__(self, hw):
         self.n_pe = hw.n_pe

@@ -2,9 +2,10 @@
 
 Compute: the weight ``S[v]`` and the activation are multiplied (cycle
 ``c + 3`` of an entry issued at ``c``) while the accumulator of the entry's row
-is read; the next cycle adds and writes it back.  Two entries back to back on
-the same row (the last of one column, the first of the next) would read a
-stale accumulator, so the accumulate stage forwards its own last result.
+is read; the product and the accumulator are registered, and the cycle after
+adds and writes back.  The read misses the two updates still in flight, so
+the accumulate stage forwards its last two results (an entry's row may repeat
+one or two entries later: the last of a column and the first of the next).
 
 Writeback: once the layer's compute is over, the control unit walks the local
 rows; each is read with its bias, rounded, shifted, saturated and passed
@@ -90,8 +91,8 @@ class OutputStage(wiring.Component):
 
 
 #: Cycles from a writeback read to its output activation: the accumulator and
-#: bias read, the sum, then the output stage.
-WRITEBACK_LATENCY = 2 + OutputStage.LATENCY
+#: bias read, their registered outputs, the sum, then the output stage.
+WRITEBACK_LATENCY = 3 + OutputStage.LATENCY
 
 
 class ArithUnit(wiring.Component):
@@ -121,7 +122,7 @@ class ArithUnit(wiring.Component):
         Host write of bias word ``host_addr``.
 
     One accumulation per cycle; the accumulator of an entry issued at ``c`` is
-    written at ``c + 4``.
+    written at ``c + 5``.
     """
 
     def __init__(self, geometry, bias_init=None):
@@ -156,7 +157,14 @@ class ArithUnit(wiring.Component):
         acc_wp = acc.write_port()
         acc_rp = acc.read_port()
 
-        # Multiply (c + 3) while the accumulator is read.
+        # Every block-RAM output (accumulator, bias) is registered before any
+        # logic: the ECP5's EBR clock-to-output time leaves no room for an adder.
+        #
+        # Multiply (c + 4) while the accumulator is read; its output and the
+        # product are registered (c + 5), then added and written back.  The read
+        # misses the two updates still in flight (written at c + 4 and c + 5 by
+        # the two entries ahead), so the accumulate stage forwards its last two
+        # results, the newer one first.
         p_valid = Signal()
         p_row = Signal(g.act_addr_width)
         product = Signal(signed(ACT_BITS + WEIGHT_BITS))
@@ -169,23 +177,37 @@ class ArithUnit(wiring.Component):
             acc_rp.addr.eq(Mux(self.wb_valid, self.wb_row, self.entry_row)),
             acc_rp.en.eq(1),
         ]
+        acc_q = Signal(acc_shape)
+        q_valid = Signal()
+        q_row = Signal(g.act_addr_width)
+        q_product = Signal.like(product)
+        m.d.sync += [
+            acc_q.eq(acc_rp.data),
+            q_valid.eq(p_valid), q_row.eq(p_row), q_product.eq(product),
+        ]
 
-        # Accumulate (c + 4), forwarding the previous cycle's result to itself.
-        last_valid = Signal()
-        last_row = Signal(g.act_addr_width)
-        last_sum = Signal(acc_shape)
-        old = Mux(last_valid & (last_row == p_row), last_sum, acc_rp.data)
+        # Accumulate (c + 5), forwarding the results of the two cycles before.
+        last1_valid, last2_valid = Signal(), Signal()
+        last1_row = Signal(g.act_addr_width)
+        last2_row = Signal(g.act_addr_width)
+        last1_sum, last2_sum = Signal(acc_shape), Signal(acc_shape)
+        old = Mux(last1_valid & (last1_row == q_row), last1_sum,
+                  Mux(last2_valid & (last2_row == q_row), last2_sum, acc_q))
         new = Signal(acc_shape)
-        m.d.comb += new.eq(old + product)
-        m.d.sync += [last_valid.eq(p_valid), last_row.eq(p_row), last_sum.eq(new)]
-        m.d.comb += self.idle.eq(~p_valid)
+        m.d.comb += new.eq(old + q_product)
+        m.d.sync += [
+            last1_valid.eq(q_valid), last1_row.eq(q_row), last1_sum.eq(new),
+            last2_valid.eq(last1_valid), last2_row.eq(last1_row), last2_sum.eq(last1_sum),
+        ]
+        m.d.comb += self.idle.eq(~p_valid & ~q_valid)
 
-        # Writeback: row read at w; sum and accumulator clear at w + 1; the
+        # Writeback: row read at w; accumulator and bias registered and the
+        # accumulator cleared at w + 1; their sum registered at w + 2; the
         # activation is handed over at w + WRITEBACK_LATENCY.
         wb1_valid = Signal()
         wb1_row = Signal(g.act_addr_width)
         m.d.sync += [wb1_valid.eq(self.wb_valid), wb1_row.eq(self.wb_row)]
-        bias = Const(0, acc_shape)
+        bias_q = Signal(acc_shape)
         if g.hw.bias_depth:
             init = [int(b) for b in self._bias_init] if self._bias_init is not None else []
             m.submodules.bias = bias_mem = Memory(shape=acc_shape, depth=g.hw.bias_depth,
@@ -197,25 +219,28 @@ class ArithUnit(wiring.Component):
                 bias_wp.en.eq(self.host_we),
                 bias_rp.addr.eq(self.bias_base + self.wb_row), bias_rp.en.eq(1),
             ]
-            bias = Mux(self.has_bias, bias_rp.data, 0)
+            m.d.sync += bias_q.eq(Mux(self.has_bias, bias_rp.data, 0))
+        wb2_valid = Signal()
+        wb2_row = Signal(g.act_addr_width)
+        m.d.sync += [wb2_valid.eq(wb1_valid), wb2_row.eq(wb1_row)]
         # The sum is registered, then rounded, shifted, saturated (OutputStage).
         m.submodules.out = out = OutputStage(g.hw.acc_width + 1, g.shift_width)
         m.d.sync += [
-            out.valid.eq(wb1_valid),
-            out.x.eq(acc_rp.data + bias),
+            out.valid.eq(wb2_valid),
+            out.x.eq(acc_q + bias_q),
             out.shift.eq(self.shift),
             out.relu.eq(self.relu),
         ]
-        rows = [wb1_row]
+        rows = [wb2_row]
         for n in range(OutputStage.LATENCY + 1):
-            row = Signal(g.act_addr_width, name=f"wb_row_d{n + 2}")
+            row = Signal(g.act_addr_width, name=f"wb_row_d{n + 3}")
             m.d.sync += row.eq(rows[-1])
             rows.append(row)
         m.d.comb += [self.y_valid.eq(out.y_valid), self.y_row.eq(rows[-1]), self.y.eq(out.y)]
 
         m.d.comb += [
-            acc_wp.addr.eq(Mux(p_valid, p_row, wb1_row)),
-            acc_wp.data.eq(Mux(p_valid, new, 0)),
-            acc_wp.en.eq(p_valid | wb1_valid),
+            acc_wp.addr.eq(Mux(q_valid, q_row, wb1_row)),
+            acc_wp.data.eq(Mux(q_valid, new, 0)),
+            acc_wp.en.eq(q_valid | wb1_valid),
         ]
         return m

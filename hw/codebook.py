@@ -46,7 +46,11 @@ class Codebook(wiring.Component):
         m = Module()
         g = self._g
         init = [int(w) for w in self._init] if self._init is not None else []
-        m.submodules.mem = mem = Memory(shape=g.weight_shape, depth=g.codebook_depth, init=init)
+        # Distributed (LUT) RAM: the read is asynchronous and the reader registers
+        # the weight; Yosys would otherwise fold that register into a block RAM,
+        # whose clock-to-output time then precedes the multiplier.
+        m.submodules.mem = mem = Memory(shape=g.weight_shape, depth=g.codebook_depth, init=init,
+                                        attrs={"ram_style": "distributed"})
         wp = mem.write_port()
         rp = mem.read_port(domain="comb")
         assert CODEBOOK_SIZE == 16

@@ -16,7 +16,7 @@ from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from ..config import ACT_BITS
+from ..config import ACT_BITS, WEIGHT_BITS
 
 __all__ = ["SpmatReader", "WORD_BITS"]
 
@@ -40,9 +40,13 @@ class SpmatReader(wiring.Component):
     head_pop : Out(1)
         Pop the head: at once for an empty column, else when the last entry
         of the previous column has been issued.
-    entry_valid, entry_index, entry_row, entry_value : Out
+    entry_valid, entry_index, entry_row, entry_value, entry_weight : Out
         Three cycles after an entry is issued: its codebook index, its local
-        row and the column's activation value.
+        row, the column's activation value and its weight.
+    lookup_index : Out(4); lookup_weight : In(signed(16))
+        The codebook lookup during decode (asynchronous codebook read): the
+        weight is registered with the entry, so the multiplier starts from
+        registers.
     idle : Out(1)
         No entry issued or being decoded.
     host_we, host_addr, host_data : In
@@ -64,6 +68,9 @@ class SpmatReader(wiring.Component):
             "entry_index": Out(4),
             "entry_row": Out(g.act_addr_width),
             "entry_value": Out(signed(ACT_BITS)),
+            "entry_weight": Out(signed(WEIGHT_BITS)),
+            "lookup_index": Out(4),
+            "lookup_weight": In(signed(WEIGHT_BITS)),
             "idle": Out(1),
             "host_we": In(1),
             "host_addr": In(g.word_addr_width),
@@ -134,11 +141,13 @@ class SpmatReader(wiring.Component):
         m.d.comb += row.eq(Mux(b_first, 0, row_prev + 1) + entry[4:8])
         with m.If(b_valid):
             m.d.sync += row_prev.eq(row)
+        m.d.comb += self.lookup_index.eq(entry[0:4])
         m.d.sync += [
             self.entry_valid.eq(b_valid),
             self.entry_index.eq(entry[0:4]),
             self.entry_row.eq(row),
             self.entry_value.eq(b_value),
+            self.entry_weight.eq(self.lookup_weight),
         ]
         m.d.comb += self.idle.eq((remaining == 0) & ~a_valid & ~b_valid & ~self.entry_valid)
         return m
