@@ -75,6 +75,11 @@ class ActQueue(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         depth = self._credits
+        # The head is a register (the sparse-matrix reader's issue logic starts
+        # from it); the items behind it wait in a small memory.  A push into an
+        # empty queue, or into a queue whose only item is being popped, goes
+        # straight to the head, so the head is still visible the cycle after
+        # its push.
         m.submodules.storage = storage = Memory(shape=self._shape, depth=depth, init=[])
         wp = storage.write_port()
         rp = storage.read_port(domain="comb")
@@ -82,28 +87,41 @@ class ActQueue(wiring.Component):
         ptr_width = max(1, (depth - 1).bit_length())
         w_ptr = Signal(ptr_width)
         r_ptr = Signal(ptr_width)
+        stored = Signal(range(depth + 1))
+        head = Signal(self._shape)
+        head_valid = Signal()
 
         def incr(ptr):
             return Mux(ptr == depth - 1, 0, ptr + 1)
 
         do_pop = Signal()
+        to_storage = Signal()
         m.d.comb += [
-            self.r_rdy.eq(self.level != 0),
-            do_pop.eq(self.r_en & self.r_rdy),
+            self.r_rdy.eq(head_valid),
+            self.r_data.eq(head),
+            do_pop.eq(self.r_en & head_valid),
             rp.addr.eq(r_ptr),
-            self.r_data.eq(rp.data),
             wp.addr.eq(w_ptr),
             wp.data.eq(self.w_data),
-            wp.en.eq(self.w_en),
+            # The push waits behind the head unless the head is (or becomes) free
+            # with nothing stored.
+            to_storage.eq(self.w_en & head_valid & ~(do_pop & (stored == 0))),
+            wp.en.eq(to_storage),
             self.has_credit.eq(self.count < self._credits),
             self.idle.eq(self.count == 0),
+            self.level.eq(head_valid + stored),
         ]
-        with m.If(self.w_en):
+        with m.If(to_storage):
             m.d.sync += w_ptr.eq(incr(w_ptr))
-        with m.If(do_pop):
-            m.d.sync += r_ptr.eq(incr(r_ptr))
+        refill = do_pop & (stored != 0)
+        with m.If(refill):
+            m.d.sync += [head.eq(rp.data), r_ptr.eq(incr(r_ptr))]
+        with m.Elif(self.w_en & ~to_storage):
+            m.d.sync += [head.eq(self.w_data), head_valid.eq(1)]
+        with m.Elif(do_pop):
+            m.d.sync += head_valid.eq(0)
         m.d.sync += [
-            self.level.eq(self.level + self.w_en - do_pop),
+            stored.eq(stored + to_storage - refill),
             self.count.eq(self.count + self.fire - do_pop),
         ]
         return m

@@ -1,8 +1,9 @@
 """Activation scan and broadcast: finds the nonzero input activations, in order.
 
 Local address ``m`` of every PE's source file together holds activations
-``m*N .. m*N+N-1`` (a *row*).  The scanner reads one row per cycle ahead of use
-(row 0 at the layer's cycle 0), makes it the *current row* with its nonzero
+``m*N .. m*N+N-1`` (a *row*).  The scanner reads rows ahead of use (row 0 at
+the layer's cycle 0; each read is registered before any logic, so row 0 is
+current at cycle 3), makes it the *current row* with its nonzero
 mask (every PE's local leading-nonzero detect: ``a != 0`` and ``m*N+k < n_in``),
 and offers its lowest set bit each cycle.  When every PE has a credit the item
 *fires*: its bit is cleared, and it enters the pipelined quaternary LNZD tree
@@ -74,8 +75,15 @@ class Scanner(wiring.Component):
         n = g.n_pe
         m.submodules.tree = tree = LnzdTree(n, ACT_BITS, g.col_width)
 
-        port_valid = Signal()
-        port_base = Signal(g.col_width)
+        # Read pipeline: a row read at t is on act_data at t + 1 (stage D) and
+        # registered at t + 2 (stage Q; the block RAM's clock-to-output time
+        # leaves no room for the mask logic).  A read is issued whenever Q is
+        # free or being taken, so rows reach the current row back to back.
+        d_valid = Signal()
+        d_base = Signal(g.col_width)
+        q_valid = Signal()
+        q_values = Signal(data.ArrayLayout(signed(ACT_BITS), n))
+        q_base = Signal(g.col_width)
         next_read = Signal(g.row_count_width)
         next_base = Signal(g.col_width)
         cur_valid = Signal()
@@ -91,39 +99,45 @@ class Scanner(wiring.Component):
             rest.eq(cur_mask & ~onehot),
         ]
         row_over = cur_valid & ((cur_mask == 0) | (self.fire & (rest == 0)))
-        load = (~cur_valid & port_valid) | row_over
+        load = (~cur_valid & q_valid) | row_over
+        q_load = Signal()
+        m.d.comb += q_load.eq(load | ~q_valid)
 
         left = Signal(signed(g.col_width + 1))
-        m.d.comb += left.eq(self.n_in - port_base)
-        port_mask = Signal(n)
+        m.d.comb += left.eq(self.n_in - q_base)
+        q_mask = Signal(n)
         for k in range(n):
-            m.d.comb += port_mask[k].eq((self.act_data[k] != 0) & (left > k))
+            m.d.comb += q_mask[k].eq((q_values[k] != 0) & (left > k))
 
         with m.If(self.layer_go):
             m.d.comb += [self.scan_en.eq(1), self.scan_addr.eq(0)]
             m.d.sync += [
-                port_valid.eq(1), port_base.eq(0), next_read.eq(1), next_base.eq(n),
+                d_valid.eq(1), d_base.eq(0), q_valid.eq(0), next_read.eq(1), next_base.eq(n),
                 cur_valid.eq(0), self.scan_done.eq(0),
             ]
         with m.Else():
             with m.If(self.fire):
                 m.d.sync += cur_mask.eq(rest)
-            with m.If(load):
-                with m.If(port_valid):
+            with m.If(q_load):
+                m.d.sync += [q_valid.eq(d_valid), q_values.eq(self.act_data), q_base.eq(d_base)]
+                with m.If(next_read < self.rows_in):
+                    m.d.comb += [self.scan_en.eq(1), self.scan_addr.eq(next_read)]
                     m.d.sync += [
-                        cur_valid.eq(1), cur_values.eq(self.act_data), cur_mask.eq(port_mask),
-                        cur_base.eq(port_base),
+                        d_valid.eq(1), d_base.eq(next_base), next_read.eq(next_read + 1),
+                        next_base.eq(next_base + n),
                     ]
-                    with m.If(next_read < self.rows_in):
-                        m.d.comb += [self.scan_en.eq(1), self.scan_addr.eq(next_read)]
-                        m.d.sync += [
-                            port_base.eq(next_base), next_read.eq(next_read + 1),
-                            next_base.eq(next_base + n),
-                        ]
-                    with m.Else():
-                        m.d.sync += port_valid.eq(0)
                 with m.Else():
-                    m.d.sync += [cur_valid.eq(0), self.scan_done.eq(1)]
+                    m.d.sync += d_valid.eq(0)
+            with m.If(load):
+                with m.If(q_valid):
+                    m.d.sync += [
+                        cur_valid.eq(1), cur_values.eq(q_values), cur_mask.eq(q_mask),
+                        cur_base.eq(q_base),
+                    ]
+                with m.Else():
+                    m.d.sync += cur_valid.eq(0)
+                    with m.If(~d_valid):
+                        m.d.sync += self.scan_done.eq(1)
 
         m.d.comb += [
             tree.valid.eq(onehot & self.fire.replicate(n)),

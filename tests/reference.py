@@ -85,7 +85,8 @@ def simulate_layer(col_len, act, n_pe, n_out, timing):
     n_rows = -(-n_in // n_pe)
     credits, qlat = timing.credits, timing.queue_latency
 
-    port = None          # row held by the activation read port
+    d = None             # row on the activation files' read port (read last cycle)
+    q = None             # row in the register after the read port
     next_read = 0
     cur, mask = None, []
     scan_done = False
@@ -103,29 +104,33 @@ def simulate_layer(col_len, act, n_pe, n_out, timing):
         if scan_done and idle:
             return t + 1 + -(-n_out // n_pe) + timing.writeback_latency
 
-        read = None
+        new_d, new_q = d, q
         if t == 0:
-            read, next_read = 0, 1
+            new_d, next_read = 0, 1
         # Emitter and broadcast.
-        fire = cur is not None and mask and all(c < credits for c in count)
+        fire = t > 0 and cur is not None and mask and all(c < credits for c in count)
         if fire:
             k_hit = mask[0]
             j = cur * n_pe + k_hit
             for k in range(n_pe):
                 fifo[k].append((t + qlat, col_len[k][j]))
         row_over = cur is not None and (not mask or (fire and len(mask) == 1))
-        new_cur, new_mask, consumed = cur, (mask[1:] if fire else mask), False
-        if (cur is None and port is not None) or row_over:
-            if port is not None:
-                new_cur = port
+        new_cur, new_mask = cur, (mask[1:] if fire else mask)
+        load = t > 0 and ((cur is None and q is not None) or row_over)
+        if t > 0 and (load or q is None):
+            new_q = d
+            if next_read < n_rows:
+                new_d, next_read = next_read, next_read + 1
+            else:
+                new_d = None
+        if load:
+            if q is not None:
+                new_cur = q
                 new_mask = [k for k in range(n_pe)
-                            if port * n_pe + k < n_in and act[port * n_pe + k] != 0]
-                consumed = True
-                if next_read < n_rows:
-                    read, next_read = next_read, next_read + 1
+                            if q * n_pe + k < n_in and act[q * n_pe + k] != 0]
             else:
                 new_cur, new_mask = None, []
-                scan_done = True
+                scan_done = d is None
         # PEs.
         for k in range(n_pe):
             busy_col = remaining[k] > 0
@@ -144,8 +149,5 @@ def simulate_layer(col_len, act, n_pe, n_out, timing):
                 count[k] += 1
         # Clock edge.
         cur, mask = new_cur, new_mask
-        if read is not None:
-            port = read
-        elif consumed:
-            port = None
+        d, q = new_d, new_q
         t += 1
