@@ -50,7 +50,7 @@ class HostBridge(wiring.Component):
         Reply bytes.
     host_addr, host_wdata, host_we, host_re : Out
     host_rdata : In(64)
-        The accelerator's host port (data the cycle after ``host_re``).
+        The accelerator's host port (data two cycles after ``host_re``).
     """
 
     def __init__(self, addr_width):
@@ -123,6 +123,8 @@ class HostBridge(wiring.Component):
                     m.next = "DATA"
             with m.State("READ"):
                 m.d.comb += self.host_re.eq(1)
+                m.next = "WAIT"
+            with m.State("WAIT"):          # host read latency 2
                 m.next = "LATCH"
             with m.State("LATCH"):
                 m.d.sync += [data.eq(self.host_rdata), n.eq(0)]

@@ -1,7 +1,7 @@
 """The EIE accelerator: PE array, scanner/LNZD broadcast, control and host port."""
 
 import numpy as np
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -11,7 +11,10 @@ from .geometry import Geometry, HostMap, Region, flags_value
 from .pe import PE
 from .scanner import Scanner
 
-__all__ = ["EIE", "layer_table"]
+__all__ = ["EIE", "layer_table", "HOST_READ_LATENCY"]
+
+#: Cycles from ``host_re`` to its data on ``host_rdata``.
+HOST_READ_LATENCY = 2
 
 
 def layer_table(bundle, geometry):
@@ -65,7 +68,8 @@ class EIE(wiring.Component):
         ``{region, pe, offset}`` (:class:`~eie.hw.geometry.HostMap`).
     host_wdata : In(64)
     host_we, host_re : In(1)
-        Write this cycle; read (data in ``host_rdata`` the next cycle).
+        Write this cycle; read (data in ``host_rdata`` two cycles later,
+        :data:`HOST_READ_LATENCY`).
     host_rdata : Out(64)
     busy, done : Out(1)
         A run is in progress; the last run finished (cleared by the next start).
@@ -188,19 +192,27 @@ class EIE(wiring.Component):
             all_idle = all_idle & pe.idle
         m.d.comb += [scanner.all_credit.eq(all_credit), control.all_idle.eq(all_idle)]
 
-        # Host reads: registered select, data the cycle after ``host_re``.
-        read_act = Signal()
-        read_pe = Signal(hmap.pe_bits)
-        ctrl_data = Signal(64)
+        # Host reads: data two cycles after ``host_re``.  Each PE registers its
+        # activation file's output next to the block RAM (the PEs are spread over
+        # the device), and the selected one is picked from registers.
+        read_act = [Signal(name=f"read_act{i}") for i in range(2)]
+        read_pe = [Signal(hmap.pe_bits, name=f"read_pe{i}") for i in range(2)]
+        ctrl_data = [Signal(64, name=f"ctrl_data{i}") for i in range(2)]
         m.d.sync += [
-            read_act.eq(region == Region.ACT),
-            read_pe.eq(pe_sel),
-            ctrl_data.eq(control.ctrl_rdata),
+            read_act[0].eq(region == Region.ACT), read_act[1].eq(read_act[0]),
+            read_pe[0].eq(pe_sel), read_pe[1].eq(read_pe[0]),
+            ctrl_data[0].eq(control.ctrl_rdata), ctrl_data[1].eq(ctrl_data[0]),
         ]
-        act = pes[0].act_data
-        for k in range(1, n):
-            act = Mux(read_pe == k, pes[k].act_data, act)
-        m.d.comb += self.host_rdata.eq(Mux(read_act, act.as_unsigned(), ctrl_data))
+        act = Signal(signed(16))
+        with m.Switch(read_pe[1]):
+            for k in range(n):
+                act_q = Signal(signed(16), name=f"host_act{k}")
+                m.d.sync += act_q.eq(pes[k].act_data)
+                with m.Case(k):
+                    m.d.comb += act.eq(act_q)
+            with m.Default():
+                m.d.comb += act.eq(0)
+        m.d.comb += self.host_rdata.eq(Mux(read_act[1], act.as_unsigned(), ctrl_data[1]))
         return m
 
 

@@ -1,6 +1,7 @@
 """Host port of an :class:`eie.hw.eie.EIE` in Amaranth's own simulator."""
 
 from ..errors import EieError
+from ..hw.eie import HOST_READ_LATENCY
 
 __all__ = ["AmaranthPort"]
 
@@ -26,6 +27,7 @@ class AmaranthPort:
         ctx.set(dut.host_re, 1)
         await ctx.tick()
         ctx.set(dut.host_re, 0)
+        await ctx.tick().repeat(HOST_READ_LATENCY - 1)
         return ctx.get(dut.host_rdata)
 
     async def wait_done(self, max_cycles):

@@ -20,6 +20,7 @@ from cocotb.triggers import FallingEdge
 
 from ..errors import EieError
 from ..gen.bundle import Bundle
+from ..hw.eie import HOST_READ_LATENCY
 from ..hw.geometry import Geometry
 from .host import HostDriver
 
@@ -46,6 +47,8 @@ class CocotbPort:
         dut.host_re.value = 1
         await FallingEdge(dut.clk)
         dut.host_re.value = 0
+        for _ in range(HOST_READ_LATENCY - 1):
+            await FallingEdge(dut.clk)
         return int(dut.host_rdata.value)
 
     async def wait_done(self, max_cycles):
