@@ -160,11 +160,11 @@ class ArithUnit(wiring.Component):
         # Every block-RAM output (accumulator, bias) is registered before any
         # logic: the ECP5's EBR clock-to-output time leaves no room for an adder.
         #
-        # Multiply (c + 4) while the accumulator is read; its output and the
-        # product are registered (c + 5), then added and written back.  The read
-        # misses the two updates still in flight (written at c + 4 and c + 5 by
-        # the two entries ahead), so the accumulate stage forwards its last two
-        # results, the newer one first.
+        # Multiply (c + 3) while the accumulator is read; the product and the
+        # accumulator are registered (c + 4 and c + 5), then added and written
+        # back at c + 5.  The read misses the two updates still in flight
+        # (written at c + 3 and c + 4 by the entries two and one ahead), so the
+        # accumulate stage forwards its last two results, the newer one first.
         p_valid = Signal()
         p_row = Signal(g.act_addr_width)
         product = Signal(signed(ACT_BITS + WEIGHT_BITS))
