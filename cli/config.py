@@ -145,12 +145,13 @@ class Timing:
         has fewer than this many items fired but not yet popped, so that
         ``fifo_depth`` items can wait in a queue beyond those in flight.  This
         is also the physical depth of the queue.
-    ``arith_drain`` (6)
-        An entry issued to the sparse-matrix memory at cycle ``c`` is read at
-        ``c + 1`` (registered block RAM output), decoded at ``c + 2``,
-        multiplied at ``c + 3`` while its accumulator is read, registered at
-        ``c + 4`` and has written its accumulator at cycle ``c + 5``; the PE
-        is idle from ``c + 6``.
+    ``arith_drain`` (7)
+        An entry issued at cycle ``c`` has its word address registered at
+        ``c + 1`` (it fans out to the block RAMs), is read at ``c + 2``
+        (registered block RAM output), decoded at ``c + 3``, multiplied at
+        ``c + 4`` while its accumulator is read, registered at ``c + 5`` and
+        has written its accumulator at cycle ``c + 6``; the PE is idle from
+        ``c + 7``.
     ``writeback_latency`` (7)
         Writeback reads accumulator row ``r`` at ``w0 + r`` and writes the
         output activation at ``w0 + r + 7``: one cycle for the read, one for
@@ -161,7 +162,7 @@ class Timing:
 
     scan_start = 3
     bcast_stages = 1
-    arith_drain = 6
+    arith_drain = 7
     writeback_latency = 7
 
     def __init__(self, hw):

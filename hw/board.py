@@ -12,7 +12,7 @@ from amaranth.lib.wiring import In, Out
 
 from .bridge import HostBridge
 from .eie import EIE
-from .uart import UartRx, UartTx
+from .uart import UartRx, UartTx, check_divisor
 
 __all__ = ["BoardCore", "Board", "ecp5_pll_params"]
 
@@ -38,7 +38,7 @@ class BoardCore(wiring.Component):
     def __init__(self, hw, max_layers=None, bundle=None, divisor=33):
         self.eie = EIE(hw, max_layers=max_layers, bundle=bundle)
         self._divisor = divisor
-        UartRx(divisor)   # checks the divisor now rather than at elaboration
+        check_divisor(divisor)   # now rather than at elaboration
         super().__init__({"rx": In(1, init=1), "tx": Out(1, init=1), "leds": Out(8)})
 
     @property

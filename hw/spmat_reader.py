@@ -4,11 +4,12 @@ The head of the activation queue names a column by its first entry and its
 length.  An empty column is dropped at once.  A nonempty one is taken when the
 previous column has issued its last entry, so entry addresses go out
 back to back across column and word boundaries: the address of a new column's
-first entry comes straight from the queue head (the read-ahead), the others
-from a counter.  The 64-bit word that holds the issued entry is read every
-cycle; its output is registered, and the cycle after selects the byte and decodes
-it: ``v`` (codebook index) and the local row ``r = r_prev + z + 1`` (``r = z``
-for a column's first entry).
+first entry comes from the queue head (the read-ahead), the others from a
+counter.  The entry address is registered before it drives the memory (it fans
+out to every block RAM of the cascade), the 64-bit word that holds the issued
+entry is read the cycle after, its output is registered, and the cycle after
+that selects the byte and decodes it: ``v`` (codebook index) and the local row
+``r = r_prev + z + 1`` (``r = z`` for a column's first entry).
 """
 
 from amaranth.hdl import Module, Mux, Signal, signed, unsigned
@@ -41,7 +42,7 @@ class SpmatReader(wiring.Component):
         Pop the head: at once for an empty column, else when the last entry
         of the previous column has been issued.
     entry_valid, entry_index, entry_row, entry_value, entry_weight : Out
-        Three cycles after an entry is issued: its codebook index, its local
+        Four cycles after an entry is issued: its codebook index, its local
         row, the column's activation value and its weight.
     lookup_index : Out(4); lookup_weight : In(signed(16))
         The codebook lookup during decode (asynchronous codebook read): the
@@ -53,7 +54,7 @@ class SpmatReader(wiring.Component):
         Host write of memory word ``host_addr``.
 
     One entry per cycle in steady state, including across column and word
-    boundaries; latency 3 from issue to the decoded entry.
+    boundaries; latency 4 from issue to the decoded entry.
     """
 
     def __init__(self, geometry, init=None):
@@ -101,8 +102,6 @@ class SpmatReader(wiring.Component):
             self.head_pop.eq(self.head_rdy & (head_empty | (remaining == 0))),
             issue.eq(take | (remaining != 0)),
             addr.eq(Mux(take, self.head.start, next_addr)),
-            rp.addr.eq(addr[3:]),
-            rp.en.eq(1),
         ]
         with m.If(take):
             m.d.sync += [
@@ -113,19 +112,29 @@ class SpmatReader(wiring.Component):
         with m.Elif(remaining != 0):
             m.d.sync += [next_addr.eq(next_addr + 1), remaining.eq(remaining - 1)]
 
-        # Word read (cycle c + 1): the block RAM's output is registered (its
+        # Word address (cycle c + 1): registered, it fans out to the cascade of
+        # block RAMs with no logic in front.
+        i_valid = Signal()
+        i_addr = Signal(g.entry_addr_width)
+        i_first = Signal()
+        i_value = Signal(signed(ACT_BITS))
+        m.d.sync += [
+            i_valid.eq(issue),
+            i_addr.eq(addr),
+            i_first.eq(take),
+            i_value.eq(Mux(take, self.head.value, value)),
+        ]
+        m.d.comb += [rp.addr.eq(i_addr[3:]), rp.en.eq(1)]
+        # Word read (cycle c + 2): the block RAM's output is registered (its
         # clock-to-output time would not leave room for the decode).
         a_valid = Signal()
         a_sel = Signal(3)
         a_first = Signal()
         a_value = Signal(signed(ACT_BITS))
         m.d.sync += [
-            a_valid.eq(issue),
-            a_sel.eq(addr[:3]),
-            a_first.eq(take),
-            a_value.eq(Mux(take, self.head.value, value)),
+            a_valid.eq(i_valid), a_sel.eq(i_addr[:3]), a_first.eq(i_first), a_value.eq(i_value),
         ]
-        # Decode (cycle c + 2): select the byte, relative row.
+        # Decode (cycle c + 3): select the byte, relative row.
         b_valid = Signal()
         b_sel = Signal(3)
         b_first = Signal()
@@ -149,5 +158,6 @@ class SpmatReader(wiring.Component):
             self.entry_value.eq(b_value),
             self.entry_weight.eq(self.lookup_weight),
         ]
-        m.d.comb += self.idle.eq((remaining == 0) & ~a_valid & ~b_valid & ~self.entry_valid)
+        m.d.comb += self.idle.eq((remaining == 0) & ~i_valid & ~a_valid & ~b_valid
+                                  & ~self.entry_valid)
         return m

@@ -4,10 +4,11 @@ from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["UartRx", "UartTx"]
+__all__ = ["UartRx", "UartTx", "check_divisor"]
 
 
-def _check_divisor(divisor):
+def check_divisor(divisor):
+    """Raise ValueError unless ``divisor`` (clock cycles per bit) is usable."""
     if not isinstance(divisor, int) or divisor < 4:
         raise ValueError(f"divisor (clock cycles per bit) must be an integer >= 4, "
                          f"not {divisor!r}")
@@ -33,7 +34,7 @@ class UartRx(wiring.Component):
     """
 
     def __init__(self, divisor):
-        _check_divisor(divisor)
+        check_divisor(divisor)
         self._divisor = divisor
         super().__init__({
             "rx": In(1, init=1),
@@ -91,7 +92,7 @@ class UartTx(wiring.Component):
     """
 
     def __init__(self, divisor):
-        _check_divisor(divisor)
+        check_divisor(divisor)
         self._divisor = divisor
         super().__init__({
             "data": In(stream.Signature(8)),
