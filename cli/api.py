@@ -62,7 +62,7 @@ def simulate(bundle, x, raw=False, progress=None, what="input", sim="golden", ba
     y_hw = acts[-1]
     if sim != "golden":
         y_hw, cycles, layer_cycles = rtl.run(bundle, codes, sim, bake=bake,
-                                             bundle_dir=bundle_dir)
+                                             bundle_dir=bundle_dir, progress=progress)
         model = report
         report = {
             "cycles": int(cycles.sum()), "batch": int(codes.shape[0]),

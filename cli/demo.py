@@ -4,16 +4,20 @@ An MLP (64-256-128-10) is trained on scikit-learn's bundled digits data set
 (offline, fixed seed), pruned iteratively with retraining to about 10%
 density, its weights shared (4-bit codebooks by k-means) with the centroids
 fine-tuned as in Deep Compression, then compiled to a bundle and run on the
-held-out set by the golden model and the cycle model.
+held-out set by the golden model and the cycle model, and by the generated
+Verilog in Verilator (or Icarus), whose outputs must equal the golden model's
+bit for bit and whose cycle counters must equal the cycle model's.
 """
 
+import json
 import os
 
 import numpy as np
 
 from .api import simulate
-from .errors import InputError
+from .errors import EieError, InputError
 from .gen import compress, compression_report, load_model
+from .gen.fpga import measured_fmax
 from .gen.compress import keep_largest
 from .gen.kmeans import kmeans_1d
 
@@ -126,7 +130,7 @@ def _train_prune_share(seed, log, progress):
             masks[l] = keep_largest(np.abs(w).ravel(), k).reshape(w.shape).astype(float)
             w *= masks[l]
         final = step == PRUNE_STEPS[-1]
-        train_mlp(x_tr, y_tr, ws, bs, 40 if final else 15, rng, masks=masks,
+        train_mlp(x_tr, y_tr, ws, bs, 80 if final else 25, rng, masks=masks,
                   lr=1e-3 if final else 2e-3, progress=progress, label=f"prune x{step}")
     pruned_acc = _accuracy(ws, bs, x_te, y_te)
     density = sum(np.count_nonzero(w) for w in ws) / sum(w.size for w in ws)
@@ -174,18 +178,42 @@ def _load_user(model, data):
             "float_accuracy": acc}
 
 
+def fpga_reference(n_pe, report=None):
+    """The routed Fmax to project at: an ``eie synth`` report, or the recorded
+    build with ``n_pe`` PEs (or the largest recorded one below)."""
+    if report is None:
+        return measured_fmax(n_pe)
+    try:
+        with open(report) as f:
+            rep = json.load(f)
+        return {"n_pe": int(rep["n_pe"]), "fmax_mhz": float(rep["fmax_mhz"]),
+                "date": None, "source": str(report)}
+    except FileNotFoundError:
+        raise InputError(f"{report}: no such file") from None
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise InputError(f"{report}: not an eie synth report ({e})") from None
+
+
 def run_demo(out_dir="eie-demo", n_pe=8, seed=0, model=None, data=None, log=print,
-             progress=None):
-    """Train (or load), compress and evaluate; returns the figures as a dict."""
+             progress=None, sim="verilator", fmax_report=None):
+    """Train (or load), compress and evaluate; returns the figures as a dict.
+
+    ``sim`` (``verilator``, ``icarus`` or ``none``) also runs the held-out set
+    on the generated Verilog; ``fmax_report`` is an ``eie synth`` report whose
+    Fmax the inference rate is projected at (default: the recorded build).
+    """
     if model is not None and data is None:
         raise InputError("--model needs --data (an .npz with x_test, y_test)")
+    if sim not in ("verilator", "icarus", "none"):
+        raise InputError(f"unknown simulator {sim!r}: choose verilator, icarus or none")
+    fpga = fpga_reference(n_pe, fmax_report)
     st = _load_user(model, data) if model else _train_prune_share(seed, log, progress)
     bundle = compress(st["weights"], st["biases"], n_pe=n_pe, calibration=st["x_train"],
                       density=None)
     bundle.save(out_dir)
     rep = compression_report(bundle)
-    y_codes, cyc = simulate(bundle, st["x_test"], progress=progress)
-    golden_acc = float(np.mean(np.argmax(y_codes, axis=1) == st["y_test"]))
+    y_golden, cyc = simulate(bundle, st["x_test"], progress=progress)
+    golden_acc = float(np.mean(np.argmax(y_golden, axis=1) == st["y_test"]))
     res = {
         "float_accuracy": st["float_accuracy"],
         "compressed_accuracy": golden_acc,
@@ -194,11 +222,28 @@ def run_demo(out_dir="eie-demo", n_pe=8, seed=0, model=None, data=None, log=prin
         "density": rep["total"]["density"],
         "cycles_per_inference": cyc["cycles"] / cyc["batch"],
         "test_samples": int(len(st["y_test"])),
-        "n_pe": n_pe, "bundle": os.path.abspath(out_dir),
+        "n_pe": n_pe, "bundle": os.path.abspath(out_dir), "sim": sim,
     }
     for key in ("pruned_accuracy", "shared_accuracy"):
         if key in st:
             res[key] = st[key]
+    if sim != "none":
+        log(f"running the {len(st['y_test'])} test inputs on the generated Verilog ({sim}; "
+            f"the first build of a configuration takes a minute, later ones are cached)")
+        y_rtl, rtl_rep = simulate(bundle, st["x_test"], sim=sim, bundle_dir=out_dir,
+                                  progress=progress)
+        if not (rtl_rep["golden_match"] and np.array_equal(y_rtl, y_golden)):
+            raise EieError(f"the {sim} RTL's outputs differ from the golden model's "
+                           f"(bundle {out_dir}): a hardware bug, please report it")
+        if not rtl_rep["cycle_model_match"]:
+            raise EieError(f"the {sim} RTL's cycle counters differ from the cycle model "
+                           f"(bundle {out_dir}): a hardware bug, please report it")
+        res["rtl_accuracy"] = float(np.mean(np.argmax(y_rtl, axis=1) == st["y_test"]))
+        res["rtl_cycles_per_inference"] = rtl_rep["cycles"] / rtl_rep["batch"]
+    if fpga is not None:
+        res["fpga"] = {"n_pe": fpga["n_pe"], "fmax_mhz": fpga["fmax_mhz"],
+                       "source": fpga.get("source") or f"recorded build ({fpga.get('date')})"}
+        res["inferences_per_s"] = fpga["fmax_mhz"] * 1e6 / res["cycles_per_inference"]
     return res
 
 
@@ -219,8 +264,18 @@ def format_demo(res, console):
         ("  with Huffman coding", f"{res['compression_ratio_huffman']:.1f}x"),
         (f"cycles per inference ({res['n_pe']} PEs)", f"{res['cycles_per_inference']:.1f}"),
     ]
+    if "rtl_accuracy" in res:
+        rows.insert(len(rows) - 4, (f"RTL accuracy ({res['sim']}, bit-exact)",
+                                           f"{res['rtl_accuracy']:.2%}"))
+    if "inferences_per_s" in res:
+        f = res["fpga"]
+        note = "" if f["n_pe"] == res["n_pe"] else f", measured at {f['n_pe']} PEs"
+        rows.append((f"inferences/s at {f['fmax_mhz']:.1f} MHz (routed ULX3S Fmax{note})",
+                     f"{res['inferences_per_s']:,.0f}"))
     for r in rows:
         table.add_row(*r)
     console.print(table)
     console.print(f"bundle written to {res['bundle']}")
+    if "fpga" in res:
+        console.print(f"Fmax from {res['fpga']['source']}")
 

@@ -290,7 +290,8 @@ def cmd_demo(args):
 
     console = _console()
     res = run_demo(out_dir=args.out, n_pe=args.pes, seed=args.seed, model=args.model,
-                   data=args.data, log=console.print, progress=_progress_factory())
+                   data=args.data, log=console.print, progress=_progress_factory(),
+                   sim=args.sim, fmax_report=args.fmax_report)
     format_demo(res, console)
     if args.json:
         _write_json(args.json, res)
@@ -406,6 +407,12 @@ def build_parser():
     p.add_argument("--model", metavar="M.npz", help="use this model instead of training")
     p.add_argument("--data", metavar="D.npz", help="with --model: x_test, y_test (x_train "
                                                     "optional, for calibration)")
+    p.add_argument("--sim", choices=("verilator", "icarus", "none"), default="verilator",
+                   help="also run the test set on the generated Verilog (default verilator; "
+                        "none: golden and cycle models only)")
+    p.add_argument("--fmax-report", metavar="R.json",
+                   help="an eie synth report: project inferences/s at its Fmax (default: "
+                        "the recorded ULX3S build)")
     p.add_argument("--json", metavar="R.json", help="write the figures as JSON")
     p.set_defaults(func=cmd_demo)
 

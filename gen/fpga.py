@@ -6,6 +6,7 @@ yowasp-ecppack) and reads nextpnr's log for resources and the main clock's
 achieved frequency.
 """
 
+import json
 import os
 import re
 import shutil
@@ -18,7 +19,16 @@ from pathlib import Path
 from ..config import HwConfig
 from ..errors import EieError
 
-__all__ = ["BOARDS", "BoardSpec", "board_hw", "ebr_estimate", "synthesize", "parse_nextpnr_log"]
+__all__ = ["BOARDS", "BoardSpec", "board_hw", "ebr_estimate", "synthesize", "parse_nextpnr_log",
+           "MEASURED", "measured_builds", "measured_fmax", "record_builds"]
+
+#: Routed builds measured by ``eie bench --suite fpga --record`` (the board
+#: configuration of :func:`board_hw` at each PE count), shipped with the package
+#: so that projections at "the FPGA Fmax" cite a measurement, not a guess.
+MEASURED = Path(__file__).with_name("fpga_measured.json")
+#: The report fields kept in the record.
+_RECORD_KEYS = ("n_pe", "fmax_mhz", "target_mhz", "timing_met", "luts", "ffs", "ebr", "mult18",
+                "lutram", "seconds", "hw")
 
 
 @dataclass(frozen=True)
@@ -192,3 +202,40 @@ def synthesize(board, hw, build_dir, bundle=None, max_layers=None, freq_mhz=100.
         "baked": bundle is not None,
     }
     return report
+
+
+def measured_builds(board="ulx3s-85f", path=None):
+    """The recorded builds for ``board``: ``{"date", "commit", "builds": [report...]}``."""
+    path = Path(path) if path else MEASURED
+    try:
+        record = json.loads(path.read_text())
+    except FileNotFoundError:
+        return {"builds": []}
+    except (OSError, ValueError) as e:
+        raise EieError(f"{path}: unreadable build record ({e})") from None
+    entry = record.get(board, {"builds": []})
+    return entry
+
+
+def measured_fmax(n_pe, board="ulx3s-85f", path=None):
+    """The recorded build with ``n_pe`` PEs, else the largest recorded one below it,
+    or None: a dict with at least ``n_pe``, ``fmax_mhz``, ``date``."""
+    entry = measured_builds(board, path)
+    builds = [b for b in entry.get("builds", []) if b.get("fmax_mhz") and b["n_pe"] <= n_pe]
+    if not builds:
+        return None
+    best = max(builds, key=lambda b: b["n_pe"])
+    return {**best, "date": entry.get("date"), "commit": entry.get("commit")}
+
+
+def record_builds(reports, board="ulx3s-85f", path=None, commit=None, date=None):
+    """Write ``reports`` (from :func:`synthesize`) as the record for ``board``."""
+    path = Path(path) if path else MEASURED
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        record = {}
+    record[board] = {"date": date, "commit": commit,
+                     "builds": [{k: r.get(k) for k in _RECORD_KEYS} for r in reports]}
+    path.write_text(json.dumps(record, indent=1) + "\n")
+    return path

@@ -90,15 +90,21 @@ class Scanner(wiring.Component):
         cur_values = Signal(data.ArrayLayout(signed(ACT_BITS), n))
         cur_mask = Signal(n)
         cur_base = Signal(g.col_width)
+        # Registered facts about cur_mask, so that the end of a row (and with it
+        # the read of the next one, which fans out to every PE) does not wait
+        # for the lowest-one carry chain: the mask is empty; it has at most one
+        # bit set (the item firing now is the row's last).
+        cur_empty = Signal()
+        cur_last = Signal()
 
         onehot = Signal(n)
         rest = Signal(n)
         m.d.comb += [
-            self.fire.eq(cur_valid & (cur_mask != 0) & self.all_credit),
+            self.fire.eq(cur_valid & ~cur_empty & self.all_credit),
             onehot.eq(lowest_one(cur_mask)),
             rest.eq(cur_mask & ~onehot),
         ]
-        row_over = cur_valid & ((cur_mask == 0) | (self.fire & (rest == 0)))
+        row_over = cur_valid & (cur_empty | (self.fire & cur_last))
         load = (~cur_valid & q_valid) | row_over
         q_load = Signal()
         m.d.comb += q_load.eq(load | ~q_valid)
@@ -109,6 +115,9 @@ class Scanner(wiring.Component):
         for k in range(n):
             m.d.comb += q_mask[k].eq((q_values[k] != 0) & (left > k))
 
+        def at_most_one(mask):
+            return (mask & (mask - 1)[:n]) == 0
+
         with m.If(self.layer_go):
             m.d.comb += [self.scan_en.eq(1), self.scan_addr.eq(0)]
             m.d.sync += [
@@ -117,7 +126,8 @@ class Scanner(wiring.Component):
             ]
         with m.Else():
             with m.If(self.fire):
-                m.d.sync += cur_mask.eq(rest)
+                m.d.sync += [cur_mask.eq(rest), cur_empty.eq(cur_last),
+                             cur_last.eq(at_most_one(rest))]
             with m.If(q_load):
                 m.d.sync += [q_valid.eq(d_valid), q_values.eq(self.act_data), q_base.eq(d_base)]
                 with m.If(next_read < self.rows_in):
@@ -132,6 +142,7 @@ class Scanner(wiring.Component):
                 with m.If(q_valid):
                     m.d.sync += [
                         cur_valid.eq(1), cur_values.eq(q_values), cur_mask.eq(q_mask),
+                        cur_empty.eq(q_mask == 0), cur_last.eq(at_most_one(q_mask)),
                         cur_base.eq(q_base),
                     ]
                 with m.Else():

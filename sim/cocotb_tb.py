@@ -9,6 +9,7 @@ it talks to the outside through environment variables:
                  ``layer_cycles`` (batch x layers), or ``error``
 ``EIE_BAKED``    ``1`` if the model is baked into the Verilog (skip loading)
 ``EIE_MAX_LAYERS`` the instance's layer table depth
+``EIE_PROGRESS`` optional: a file rewritten with the number of inputs done
 """
 
 import os
@@ -87,11 +88,15 @@ async def run_bundle(dut):
         if os.environ.get("EIE_BAKED") != "1":
             await driver.load_model()
         ys, cycles, layers = [], [], []
+        progress = os.environ.get("EIE_PROGRESS")
         for b in range(codes.shape[0]):
             y, c, lc = await driver.run(codes[b])
             ys.append(y)
             cycles.append(c)
             layers.append(lc)
+            if progress:
+                with open(progress, "w") as f:
+                    f.write(str(b + 1))
         np.savez(result, y=np.array(ys, dtype=np.int64), cycles=np.array(cycles, dtype=np.int64),
                  layer_cycles=np.array(layers, dtype=np.int64).reshape(len(ys), -1))
     except EieError as e:

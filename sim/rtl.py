@@ -12,6 +12,7 @@ import shutil
 import stat
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -120,8 +121,47 @@ def build(sim, verilog_text):
     return _runner(sim, verilog_text)[1]
 
 
-def run(bundle, codes, sim, bake=False, max_layers=None, bundle_dir=None):
+def _in_background(fn, progress, counter, total, description):
+    """Run ``fn()`` in a thread while ``progress`` follows the count the
+    testbench writes to ``counter``; re-raises ``fn``'s exception."""
+    failure = []
+
+    def target():
+        try:
+            fn()
+        except BaseException as e:      # re-raised in the caller's thread
+            failure.append(e)
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+
+    def ticks():
+        done = 0
+        while True:
+            alive = thread.is_alive()
+            try:
+                count = int(counter.read_text() or 0)
+            except (OSError, ValueError):
+                count = done
+            while done < count:
+                done += 1
+                yield done
+            if not alive:
+                return
+            thread.join(0.2)
+
+    for _ in progress(ticks(), description=description, total=total):
+        pass
+    thread.join()
+    if failure:
+        raise failure[0]
+
+
+def run(bundle, codes, sim, bake=False, max_layers=None, bundle_dir=None, progress=None):
     """Run input codes (``(batch, n_in)``, hardware order) on the RTL.
+
+    ``progress`` (``progress(iterable, description=, total=)``) follows the
+    inputs as the simulator finishes them.
 
     Returns
     -------
@@ -153,10 +193,20 @@ def run(bundle, codes, sim, bake=False, max_layers=None, bundle_dir=None):
         }
         if sim == "verilator":
             env.update(verilator_env() or {})
-        try:
+        if progress is not None:
+            env["EIE_PROGRESS"] = str(tmp / "progress")
+
+        def test():
             runner.test(test_module="eie.sim.cocotb_tb", hdl_toplevel=TOP_NAME,
                         build_dir=build_dir, test_dir=tmp, extra_env=env,
                         results_xml=str(tmp / "results.xml"), log_file=tmp / "sim.log")
+
+        try:
+            if progress is None:
+                test()
+            else:
+                _in_background(test, progress, tmp / "progress", codes.shape[0],
+                               f"{sim} RTL")
         except (SystemExit, Exception) as e:
             log = (tmp / "sim.log").read_text(errors="replace")[-2000:] \
                 if (tmp / "sim.log").exists() else ""
