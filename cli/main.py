@@ -2,6 +2,7 @@
 
 import argparse
 import json
+import os
 import sys
 
 import numpy as np
@@ -265,23 +266,57 @@ def cmd_synth(args):
     return 0
 
 
+#: Suites of ``eie bench --suite all``, in run order (fpga first: table3 projects
+#: at the Fmax measured in the same run).
+ALL_SUITES = ("fpga", "compiler", "kmeans", "table3", "loadbalance", "rowperm", "rtl")
+
+
 def cmd_bench(args):
+    import datetime
+
     from .bench import SUITES, VGG6, machine_info
 
-    results = {"machine": machine_info()}
+    console = _console()
+    log = console.print
+    suites = args.suite or ["compiler", "table3"]
+    if "all" in suites:
+        suites = list(ALL_SUITES)
+    suites = [s for s in ALL_SUITES if s in suites]
+    results = {"machine": machine_info(), "date": datetime.date.today().isoformat(),
+               "suites": suites}
     layer = dict(VGG6)
     if args.quick:
         layer.update(name="VGG-6/16", n_in=VGG6["n_in"] // 16, n_out=VGG6["n_out"] // 16)
-    for suite in args.suite:
+    try:
+        pes = [int(p) for p in args.fpga_pes.split(",")]
+    except ValueError:
+        raise EieError(f"--fpga-pes must be a comma-separated list of PE counts, not "
+                       f"{args.fpga_pes!r}") from None
+    for suite in suites:
+        log(f"[bold]{suite}[/bold]")
         if suite == "compiler":
-            results[suite] = SUITES[suite](layer=layer, sklearn=not args.no_sklearn)
+            results[suite] = SUITES[suite](layer=layer, sklearn=not args.no_sklearn, log=log)
         elif suite == "table3":
-            results[suite] = SUITES[suite](quick=args.quick)
+            results[suite] = SUITES[suite](quick=args.quick, fpga=results.get("fpga"), log=log)
+        elif suite == "kmeans":
+            results[suite] = SUITES[suite](quick=args.quick, sklearn=not args.no_sklearn,
+                                           log=log)
+        elif suite == "fpga":
+            results[suite] = SUITES[suite](pes=pes, build_root=args.build_dir,
+                                           record=args.record, log=log)
         else:
-            results[suite] = SUITES[suite](n=256 if args.quick else 1024,
-                                           n_pe=16 if args.quick else 64)
+            results[suite] = SUITES[suite](quick=args.quick, log=log)
     if args.json:
         _write_json(args.json, results)
+    if args.markdown:
+        from .bench_report import write_markdown, write_plots
+
+        plot_dir = args.plots or os.path.join(os.path.dirname(args.markdown) or ".", "docs",
+                                              "bench")
+        plots = write_plots(results, plot_dir)
+        command = "eie bench " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else "eie bench"
+        write_markdown(results, args.markdown, plots, command)
+        log(f"wrote {args.markdown} and {len(plots)} plots in {plot_dir}")
     return 0
 
 
@@ -416,14 +451,30 @@ def build_parser():
     p.add_argument("--json", metavar="R.json", help="write the figures as JSON")
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("bench", help="measure the compiler and models on the paper's layers")
-    p.add_argument("--suite", action="append", choices=("compiler", "table3", "rtl"),
-                   help="compiler: compression speed and k-means vs scikit-learn; table3: "
-                        "cycles/ideal on the paper's Table 3 layers; rtl: a 1024x1024 layer "
-                        "on 64 PEs in Verilator (repeatable; default compiler and table3)")
+    p = sub.add_parser("bench", help="measure the models, RTL and FPGA on the paper's layers",
+                       description="Benchmarks measured in one run; --markdown writes "
+                                   "BENCHMARKS.md with its plots.")
+    p.add_argument("--suite", action="append", choices=("all",) + ALL_SUITES,
+                   help="compiler: compression speed; kmeans: k-means vs scikit-learn; "
+                        "table3: the paper's nine layers vs the paper, 800 MHz, FPGA Fmax and "
+                        "NumPy/SciPy; loadbalance: speedup and load efficiency vs PEs and FIFO "
+                        "depth; rowperm: --balance on skewed matrices; rtl: two Table 3 layers "
+                        "at full size in Verilator; fpga: routed ULX3S builds (long); all: "
+                        "every suite (repeatable; default compiler and table3)")
     p.add_argument("--quick", action="store_true", help="1/16-size layers (a smoke run)")
     p.add_argument("--no-sklearn", action="store_true", help="skip the scikit-learn comparison")
+    p.add_argument("--fpga-pes", default="1,2,4,8", metavar="N,N,...",
+                   help="PE counts of the fpga suite (default 1,2,4,8)")
+    p.add_argument("--build-dir", default="build/bench-fpga",
+                   help="where the fpga suite builds (default build/bench-fpga)")
+    p.add_argument("--record", action="store_true",
+                   help="store the fpga suite's builds as the package's reference Fmax "
+                        "(used by eie demo)")
     p.add_argument("--json", metavar="R.json", help="write the figures as JSON")
+    p.add_argument("--markdown", metavar="BENCHMARKS.md",
+                   help="write the figures as Markdown, with PNG plots")
+    p.add_argument("--plots", metavar="DIR",
+                   help="where --markdown puts its plots (default docs/bench next to it)")
     p.set_defaults(func=cmd_bench)
     return parser
 

@@ -16,7 +16,8 @@ import numpy as np
 from ..config import ENTRIES_PER_WORD, MAX_RUN
 from ..errors import BundleError
 
-__all__ = ["encode_layer", "decode_pe", "pack_words", "unpack_entries", "local_rows"]
+__all__ = ["encode_layer", "column_lengths", "decode_pe", "pack_words", "unpack_entries",
+           "local_rows"]
 
 PAD_ENTRY = MAX_RUN << 4
 
@@ -24,6 +25,41 @@ PAD_ENTRY = MAX_RUN << 4
 def local_rows(n_out, n_pe, pe):
     """Number of local rows PE ``pe`` holds in a layer with ``n_out`` rows."""
     return max(0, (n_out - pe + n_pe - 1) // n_pe)
+
+
+def _layout(rows, cols, n_in, n_pe):
+    """Order of the nonzeros in the PEs' entry streams (by PE, column, local
+    row), each one's relative index ``z``, its entries (padding included) and
+    the ``(n_pe, n_in)`` entry counts per column."""
+    rows = np.asarray(rows, dtype=np.int64)
+    cols = np.asarray(cols, dtype=np.int64)
+    pe = rows % n_pe
+    lrow = rows // n_pe
+    order = np.lexsort((lrow, cols, pe))
+    pe, cols, lrow = pe[order], cols[order], lrow[order]
+
+    # Row of the previous nonzero in the same (PE, column), -1 at a column start.
+    prev = np.empty_like(lrow)
+    if lrow.size:
+        prev[0] = -1
+        prev[1:] = lrow[:-1]
+        new_col = np.ones(lrow.size, dtype=bool)
+        new_col[1:] = (pe[1:] != pe[:-1]) | (cols[1:] != cols[:-1])
+        prev[new_col] = -1
+    gap = lrow - prev - 1
+    pad = gap // (MAX_RUN + 1)
+    z = gap % (MAX_RUN + 1)
+    cost = pad + 1  # entries written for each nonzero
+
+    counts = np.bincount(pe * n_in + cols, weights=cost, minlength=n_pe * n_in)
+    return order, z, cost, counts.astype(np.int64).reshape(n_pe, n_in)
+
+
+def column_lengths(rows, cols, n_in, n_pe):
+    """``(n_pe, n_in)`` entries (padding included) per PE and column of a
+    layer whose nonzeros are at ``(rows, cols)`` (hardware row order): the
+    ``col_lengths`` of its bundle, without encoding it."""
+    return _layout(rows, cols, n_in, n_pe)[3]
 
 
 def encode_layer(rows, cols, vals, n_out, n_in, n_pe):
@@ -48,31 +84,11 @@ def encode_layer(rows, cols, vals, n_out, n_in, n_pe):
     ptr : numpy.ndarray
         ``(n_pe, n_in + 1)`` int64, per PE the column pointers.
     """
-    rows = np.asarray(rows, dtype=np.int64)
-    cols = np.asarray(cols, dtype=np.int64)
     vals = np.asarray(vals, dtype=np.int64)
-    if rows.size and (vals.min() < 1 or vals.max() > 15):
+    if vals.size and (vals.min() < 1 or vals.max() > 15):
         raise ValueError("codebook indices of nonzeros must be in 1..15")
-    pe = rows % n_pe
-    lrow = rows // n_pe
-    order = np.lexsort((lrow, cols, pe))
-    pe, cols, lrow, vals = pe[order], cols[order], lrow[order], vals[order]
-
-    # Row of the previous nonzero in the same (PE, column), -1 at a column start.
-    prev = np.empty_like(lrow)
-    if lrow.size:
-        prev[0] = -1
-        prev[1:] = lrow[:-1]
-        new_col = np.ones(lrow.size, dtype=bool)
-        new_col[1:] = (pe[1:] != pe[:-1]) | (cols[1:] != cols[:-1])
-        prev[new_col] = -1
-    gap = lrow - prev - 1
-    pad = gap // (MAX_RUN + 1)
-    z = gap % (MAX_RUN + 1)
-    cost = pad + 1  # entries written for each nonzero
-
-    counts = np.bincount(pe * n_in + cols, weights=cost, minlength=n_pe * n_in)
-    counts = counts.astype(np.int64).reshape(n_pe, n_in)
+    order, z, cost, counts = _layout(rows, cols, n_in, n_pe)
+    vals = vals[order]
     ptr = np.zeros((n_pe, n_in + 1), dtype=np.int64)
     np.cumsum(counts, axis=1, out=ptr[:, 1:])
 

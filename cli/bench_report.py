@@ -1,0 +1,237 @@
+"""BENCHMARKS.md and its plots from the results of ``eie bench`` (one run)."""
+
+import os
+from pathlib import Path
+
+__all__ = ["write_plots", "write_markdown"]
+
+
+def _figure():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=110)
+    return plt, fig, ax
+
+
+def _save(plt, fig, ax, path, xlabel, ylabel, title, log_x=True):
+    if log_x:
+        ax.set_xscale("log", base=2)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def write_plots(results, out_dir):
+    """PNG plots of the load-balance and Table 3 results; returns {name: path}."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    plots = {}
+    lb = results.get("loadbalance")
+    if lb:
+        pes, fifos = lb["pe_counts"], lb["fifo_depths"]
+        for key, name, ylabel, title, x, xlabel in (
+                ("speedup", "speedup_vs_pes", "speedup over 1 PE",
+                 "Speedup vs PE count (FIFO depth 8)", pes, "PEs"),
+                ("load_efficiency", "load_efficiency_vs_pes", "load efficiency",
+                 "Load efficiency vs PE count (FIFO depth 8)", pes, "PEs"),
+                ("padding", "padding_vs_pes", "padding entries per nonzero",
+                 "Padding zeros vs PE count", pes, "PEs"),
+                ("fifo_load_efficiency", "load_efficiency_vs_fifo", "load efficiency",
+                 "Load efficiency vs FIFO depth (64 PEs)", fifos, "FIFO depth")):
+            plt, fig, ax = _figure()
+            for layer in lb["layers"]:
+                ax.plot(x, layer[key], marker="o", markersize=3, label=layer["layer"])
+            if key == "speedup":
+                ax.plot(x, x, "k--", linewidth=0.8, label="linear")
+                ax.set_yscale("log", base=2)
+            path = out_dir / f"{name}.png"
+            _save(plt, fig, ax, path, xlabel, ylabel, title)
+            plots[name] = path
+    t3 = results.get("table3")
+    if t3:
+        import numpy as np
+
+        plt, fig, ax = _figure()
+        names = [r["layer"] for r in t3["layers"]]
+        x = np.arange(len(names))
+        ax.bar(x - 0.2, [r["ratio"] for r in t3["layers"]], 0.4, label="this EIE (cycle model)")
+        ax.bar(x + 0.2, [r["paper_ratio"] for r in t3["layers"]], 0.4,
+               label="paper (actual / theoretical)")
+        ax.set_xticks(x, names, rotation=30, fontsize=8)
+        ax.set_ylim(0.9, max(r["paper_ratio"] for r in t3["layers"]) * 1.05)
+        path = out_dir / "table3_cycles_over_ideal.png"
+        _save(plt, fig, ax, path, "", "cycles / ideal",
+              f"Table 3 layers, {t3['n_pe']} PEs: cycles over ideal", log_x=False)
+        plots["table3_cycles_over_ideal"] = path
+    return plots
+
+
+def _table(header, rows):
+    lines = ["| " + " | ".join(header) + " |",
+             "|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _machine(m):
+    return (f"{m.get('cpu', 'unknown CPU')}, {m.get('cpus')} CPUs, {m.get('machine')}, "
+            f"Python {m.get('python')}, NumPy {m.get('numpy')}")
+
+
+def write_markdown(results, path, plots, command):
+    """Write BENCHMARKS.md from one run's results."""
+    path = Path(path)
+    rel = {k: os.path.relpath(v, path.parent) for k, v in plots.items()}
+    out = ["# Benchmarks", "",
+           f"Every figure below was measured by one command, `{command}`, on "
+           f"{results['date']} on this machine: {_machine(results['machine'])}. "
+           "Nothing is typed in except the paper's own figures (Tables 3 and 4 of Han et al., "
+           "EIE, ISCA 2016, quoted from `shared/seeds/004_*.txt`), shown for comparison. "
+           "CPU times are medians of repeated runs on a shared machine: compare the ratios "
+           "within one run, not the absolute times across machines.", ""]
+
+    fpga = results.get("fpga")
+    if fpga:
+        out += ["## FPGA builds (ULX3S, ECP5-85F)", "",
+                "`eie synth`'s flow (Yosys, nextpnr-ecp5, ecppack from PyPI; seed 1, target "
+                "100 MHz), the accelerator with the UART bridge, memories chosen by "
+                "`board_hw` to fit the device's 208 block RAMs.", "",
+                _table(["PEs", "LUT4", "FF", "EBR", "MULT18", "Fmax (MHz)", "100 MHz met",
+                        "build (s)"],
+                       [[b["n_pe"], f"{b['luts']:,}", f"{b['ffs']:,}", b["ebr"], b["mult18"],
+                         f"{b['fmax_mhz']:.1f}", "yes" if b["timing_met"] else "no",
+                         f"{b['seconds']:.0f}"] for b in fpga["builds"]]), ""]
+
+    t3 = results.get("table3")
+    if t3:
+        ref = t3.get("fpga")
+        out += [f"## Table 3 layers ({t3['n_pe']} PEs, FIFO depth {t3['fifo_depth']})", "",
+                "Synthetic weights and activations at the table's densities (uniformly random "
+                "positions), compressed by the compiler. Cycles come from the cycle model, which "
+                "the RTL matches cycle for cycle (see RTL below). Ideal = entries (padding "
+                "included) / PEs. The paper's ratio is Table 4's actual over theoretical time.",
+                ""]
+        header = ["layer", "size (in x out)", "cycles", "cycles / ideal", "paper",
+                  "us at 800 MHz", "paper us"]
+        if ref:
+            header += [f"us on FPGA ({ref['n_pe']} PEs, {ref['fmax_mhz']:.1f} MHz)"]
+        have_cpu = "numpy_dense_us" in t3["layers"][0]
+        if have_cpu:
+            header += ["NumPy dense us", "SciPy CSR us", "SciPy / EIE@800"]
+            if ref:
+                header += ["SciPy / FPGA"]
+        rows = []
+        for r in t3["layers"]:
+            row = [r["layer"], f"{r['n_in']} x {r['n_out']}", f"{r['cycles']:,}",
+                   f"{r['ratio']:.3f}", f"{r['paper_ratio']:.3f}", f"{r['us_at_800mhz']:.1f}",
+                   f"{r['paper_actual_us']:.1f}"]
+            if ref:
+                row.append(f"{r['fpga_us']:,.0f}")
+            if have_cpu:
+                row += [f"{r['numpy_dense_us']:,.0f}", f"{r['scipy_sparse_us']:,.0f}",
+                        f"{r['scipy_over_eie800']:.0f}x"]
+                if ref:
+                    row.append(f"{r['scipy_over_fpga']:.2f}x")
+            rows.append(row)
+        beats = sum(r["beats_paper"] for r in t3["layers"])
+        out += [_table(header, rows), "",
+                f"Cycles over ideal beat the paper's on {beats} of {len(t3['layers'])} layers.",
+                ""]
+        if ref:
+            out += [f"FPGA column: the cycle model at {ref['n_pe']} PEs (the largest routed "
+                    f"build, {ref['source']}) at its routed Fmax; a projection, since these "
+                    "layers are larger than that build's on-chip memories.", ""]
+        if "table3_cycles_over_ideal" in rel:
+            out += [f"![cycles over ideal]({rel['table3_cycles_over_ideal']})", ""]
+
+    rtl = results.get("rtl")
+    if rtl:
+        out += ["## RTL at full size (Verilator)", "",
+                f"The generated Verilog of one {rtl['hw']['n_pe']}-PE instance "
+                f"({rtl['hw']['spmat_words']} words, {rtl['hw']['ptr_depth']} pointers, "
+                f"{rtl['hw']['act_depth']} activations per PE), the model loaded through the "
+                "host port, run under cocotb; the first time includes the build.", "",
+                _table(["layer", "size", "RTL cycles", "cycle model", "outputs = golden",
+                        "wall time (s)"],
+                       [[r["layer"], f"{r['n_in']} x {r['n_out']}", f"{r['cycles']:,}",
+                         f"{r['model_cycles']:,}", "yes" if r["golden_match"] else "NO",
+                         f"{r['seconds']:.0f}"] for r in rtl["layers"]]), ""]
+
+    lb = results.get("loadbalance")
+    if lb:
+        out += ["## Load balance (the paper's Figures 11 to 13)", "",
+                "Cycle model on the nine layers (random sparsity patterns at the table's "
+                "densities). Speedup is cycles at 1 PE over cycles at N PEs; load efficiency is "
+                "ideal over compute cycles, the fraction of cycles the average PE's arithmetic "
+                "unit is busy; padding counts the padding entries per nonzero in "
+                "nonzero-activation columns.", ""]
+        pes = lb["pe_counts"]
+        out += [_table(["layer"] + [f"{p} PEs" for p in pes],
+                       [[l["layer"]] + [f"{s:.1f}x / {e:.2f}" for s, e in
+                                        zip(l["speedup"], l["load_efficiency"])]
+                        for l in lb["layers"]]), "",
+                "(speedup / load efficiency)", ""]
+        fifos = lb["fifo_depths"]
+        out += [_table(["layer"] + [f"FIFO {f}" for f in fifos],
+                       [[l["layer"]] + [f"{e:.3f}" for e in l["fifo_load_efficiency"]]
+                        for l in lb["layers"]]), "",
+                "(load efficiency at 64 PEs vs FIFO depth)", ""]
+        for name in ("speedup_vs_pes", "load_efficiency_vs_pes", "padding_vs_pes",
+                     "load_efficiency_vs_fifo"):
+            if name in rel:
+                out += [f"![{name}]({rel[name]})", ""]
+
+    rp = results.get("rowperm")
+    if rp:
+        out += ["## Offline row permutation (`--balance`)", "",
+                f"{rp['n']} x {rp['n']} layers at {rp['density']:.0%} mean weight density, "
+                f"{rp['act_density']:.0%} activations, {rp['n_pe']} PEs. `lognormal`: row "
+                "densities drawn from a log-normal (sigma 1.5); `periodic`: rows i with "
+                "i mod 64 < 8 eight times denser (all on the same 8 PEs); `uniform`: no skew. "
+                "The permutation is applied by the compiler and undone when outputs are read, "
+                "so it costs nothing at run time; the outputs are checked to be identical.", "",
+                _table(["matrix", "cycles", "with --balance", "speedup", "ideal",
+                        "outputs identical"],
+                       [[m["kind"], f"{m['plain_cycles']:,}", f"{m['balanced_cycles']:,}",
+                         f"{m['speedup']:.2f}x", f"{m['balanced_ideal']:.0f}",
+                         "yes" if m["same_output"] else "NO"] for m in rp["matrices"]]), ""]
+
+    km = results.get("kmeans")
+    if km:
+        have = "sklearn_s" in km["layers"][0]
+        header = ["layer", "nonzeros", "ours (s)", "ours WCSS"]
+        if have:
+            header += ["scikit-learn (s)", "scikit-learn WCSS", "speedup", "WCSS ours / sklearn"]
+        rows = []
+        for r in km["layers"]:
+            row = [r["layer"], f"{r['values']:,}", f"{r['kmeans_s']:.3f}",
+                   f"{r['kmeans_wcss']:.6g}"]
+            if have:
+                row += [f"{r['sklearn_s']:.2f}", f"{r['sklearn_wcss']:.6g}",
+                        f"{r['sklearn_s'] / max(r['kmeans_s'], 1e-9):.0f}x",
+                        f"{r['kmeans_wcss'] / r['sklearn_wcss']:.4f}"]
+            rows.append(row)
+        out += ["## Weight sharing: k-means next to scikit-learn", "",
+                "15 clusters (plus the reserved zero) on each pruned Table 3 layer, both from "
+                "the same linear initialisation, Lloyd's algorithm to convergence "
+                "(scikit-learn: `KMeans(n_init=1, algorithm=\"lloyd\", tol=0)`).", "",
+                _table(header, rows), ""]
+
+    comp = results.get("compiler")
+    if comp:
+        out += ["## Compiler speed (VGG-6, 64 PEs)", "",
+                _table(["step", "seconds"],
+                       [["compress (prune, share, quantize, encode)", f"{comp['compress_s']:.2f}"],
+                        ["save bundle", f"{comp['save_s']:.2f}"],
+                        ["load and check bundle", f"{comp['load_s']:.2f}"],
+                        ["golden + cycle model, one input", f"{comp['simulate_s']:.2f}"]]), ""]
+    path.write_text("\n".join(out))
+    return path
