@@ -126,8 +126,9 @@ class Timing:
     ``scan_start`` (3)
         The source activation files are read one row (one address in every PE)
         at a time; row 0 is read at cycle 0, its block-RAM output registered at
-        cycle 2, and it becomes the current row at cycle 3.  A row with no nonzero activation is current for one cycle; a
-        row with ``c`` nonzeros is current until its ``c`` items have fired.
+        cycle 2, and it becomes the current row at cycle 3.  A row with no
+        nonzero activation is current for one cycle; a row with ``c`` nonzeros
+        is current until its ``c`` items have fired.
     ``tree_stages`` (``max(1, ceil(log4 n_pe))``)
         Registered levels of the quaternary LNZD tree.
     ``bcast_stages`` (1)
