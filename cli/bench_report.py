@@ -172,7 +172,9 @@ def write_markdown(results, path, plots, command):
                 "densities). Speedup is cycles at 1 PE over cycles at N PEs; load efficiency is "
                 "ideal over compute cycles, the fraction of cycles the average PE's arithmetic "
                 "unit is busy; padding counts the padding entries per nonzero in "
-                "nonzero-activation columns.", ""]
+                "nonzero-activation columns. Speedup can exceed the PE count: with more PEs "
+                "each PE holds fewer local rows, so fewer zero runs exceed 15 and fewer "
+                "padding entries are needed (the paper's Figure 12).", ""]
         pes = lb["pe_counts"]
         out += [_table(["layer"] + [f"{p} PEs" for p in pes],
                        [[l["layer"]] + [f"{s:.1f}x / {e:.2f}" for s, e in
