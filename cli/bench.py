@@ -204,14 +204,16 @@ class _Lengths:
 
 def fpga_reference(fpga=None, log=print):
     """The routed build to project at: this run's ``fpga`` suite, else the record."""
-    from .gen.fpga import measured_builds
+    from .gen.fpga import measured_fmax
 
     if fpga and fpga.get("builds"):
-        builds, source = fpga["builds"], "measured in this run"
+        builds = [b for b in fpga["builds"] if b.get("fmax_mhz")]
+        source = "measured in this run"
     else:
-        rec = measured_builds()
-        builds, source = rec.get("builds", []), f"recorded build ({rec.get('date')})"
-    builds = [b for b in builds if b.get("fmax_mhz")]
+        # The record's largest build (measured_fmax picks the largest <= n_pe).
+        rec = measured_fmax(1 << 20)
+        builds = [rec] if rec else []
+        source = f"recorded build ({rec['date']})" if rec else None
     if not builds:
         log("  no routed FPGA build recorded: run eie bench --suite fpga --record")
         return None

@@ -213,8 +213,7 @@ def measured_builds(board="ulx3s-85f", path=None):
         return {"builds": []}
     except (OSError, ValueError) as e:
         raise EieError(f"{path}: unreadable build record ({e})") from None
-    entry = record.get(board, {"builds": []})
-    return entry
+    return record.get(board, {"builds": []})
 
 
 def measured_fmax(n_pe, board="ulx3s-85f", path=None):
