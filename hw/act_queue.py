@@ -34,6 +34,12 @@ class ActQueue(wiring.Component):
     has_credit : Out(1)
         Fewer than ``credits`` items are fired and not popped: this queue lets
         the broadcast fire.
+    credit_if_fire, credit_if_hold : Out(1)
+        ``has_credit`` of the next cycle if an item fires this cycle, and if none
+        does.  They depend on this queue only, so the array can register their
+        AND over every PE and pick one with the registered ``fire``: the same
+        all-credit signal, without a path from the queues through the AND to
+        the broadcast in one cycle.
     idle : Out(1)
         No item is fired and not popped.
     w_en, w_data : In
@@ -58,6 +64,8 @@ class ActQueue(wiring.Component):
         super().__init__({
             "fire": In(1),
             "has_credit": Out(1),
+            "credit_if_fire": Out(1),
+            "credit_if_hold": Out(1),
             "idle": Out(1),
             "w_en": In(1),
             "w_data": In(shape),
@@ -108,6 +116,8 @@ class ActQueue(wiring.Component):
             to_storage.eq(self.w_en & head_valid & ~(do_pop & (stored == 0))),
             wp.en.eq(to_storage),
             self.has_credit.eq(self.count < self._credits),
+            self.credit_if_fire.eq(self.count + 1 - do_pop < self._credits),
+            self.credit_if_hold.eq(self.count - do_pop < self._credits),
             self.idle.eq(self.count == 0),
             self.level.eq(head_valid + stored),
         ]

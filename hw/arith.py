@@ -187,17 +187,24 @@ class ArithUnit(wiring.Component):
         ]
 
         # Accumulate (c + 6), forwarding the results of the two cycles before.
-        last1_valid, last2_valid = Signal(), Signal()
+        # Which one to forward is decided a cycle ahead, when the entry's row
+        # is compared with the rows of the two entries before it (then in the
+        # accumulate and register stages), so the adder's operand is a 3-way
+        # choice of registers.
+        last1_valid = Signal()
         last1_row = Signal(g.act_addr_width)
-        last2_row = Signal(g.act_addr_width)
         last1_sum, last2_sum = Signal(acc_shape), Signal(acc_shape)
-        old = Mux(last1_valid & (last1_row == q_row), last1_sum,
-                  Mux(last2_valid & (last2_row == q_row), last2_sum, acc_q))
+        fwd1, fwd2 = Signal(), Signal()
+        m.d.sync += [
+            fwd1.eq(q_valid & (q_row == p_row)),
+            fwd2.eq(last1_valid & (last1_row == p_row)),
+        ]
+        old = Mux(fwd1, last1_sum, Mux(fwd2, last2_sum, acc_q))
         new = Signal(acc_shape)
         m.d.comb += new.eq(old + q_product)
         m.d.sync += [
             last1_valid.eq(q_valid), last1_row.eq(q_row), last1_sum.eq(new),
-            last2_valid.eq(last1_valid), last2_row.eq(last1_row), last2_sum.eq(last1_sum),
+            last2_sum.eq(last1_sum),
         ]
         m.d.comb += self.idle.eq(~p_valid & ~q_valid)
 

@@ -159,7 +159,8 @@ class EIE(wiring.Component):
             scanner.rows_in.eq(control.layer.rows_in),
             control.scan_done.eq(scanner.scan_done),
         ]
-        all_credit = 1
+        credit_if_fire = 1
+        credit_if_hold = 1
         all_idle = 1
         pes = []
         for k in range(n):
@@ -188,9 +189,25 @@ class EIE(wiring.Component):
                 pe.host_offset.eq(offset),
                 pe.host_data.eq(self.host_wdata),
             ]
-            all_credit = all_credit & pe.has_credit
+            credit_if_fire = credit_if_fire & pe.credit_if_fire
+            credit_if_hold = credit_if_hold & pe.credit_if_hold
             all_idle = all_idle & pe.idle
-        m.d.comb += [scanner.all_credit.eq(all_credit), control.all_idle.eq(all_idle)]
+        # Every PE has a credit: the AND over the PEs is registered for both
+        # outcomes of this cycle's fire, and the registered fire picks one, so
+        # the broadcast's fire decision does not wait for the queues of every PE
+        # (exactly ``AND(pe.has_credit)``, one register stage off the path).
+        all_if_fire = Signal(init=1)
+        all_if_hold = Signal(init=1)
+        fired = Signal()
+        m.d.sync += [
+            all_if_fire.eq(credit_if_fire),
+            all_if_hold.eq(credit_if_hold),
+            fired.eq(scanner.fire),
+        ]
+        m.d.comb += [
+            scanner.all_credit.eq(Mux(fired, all_if_fire, all_if_hold)),
+            control.all_idle.eq(all_idle),
+        ]
 
         # Host reads: data two cycles after ``host_re``.  Each PE registers its
         # activation file's output next to the block RAM (the PEs are spread over

@@ -40,6 +40,9 @@ class PE(wiring.Component):
         An activation was fired this cycle (takes a credit).
     has_credit, idle : Out(1)
         This PE lets the broadcast fire; this PE has no work in flight.
+    credit_if_fire, credit_if_hold : Out(1)
+        ``has_credit`` of the next cycle if an activation fires this cycle, and
+        if none does (:class:`~eie.hw.act_queue.ActQueue`).
     layer : In(Geometry.layer_layout)
         The running layer's parameters.
     scan_en, scan_addr : In; act_data : Out
@@ -61,6 +64,8 @@ class PE(wiring.Component):
             "bcast_col": In(g.col_width),
             "fire": In(1),
             "has_credit": Out(1),
+            "credit_if_fire": Out(1),
+            "credit_if_hold": Out(1),
             "idle": Out(1),
             "layer": In(g.layer_layout),
             "scan_en": In(1),
@@ -102,6 +107,8 @@ class PE(wiring.Component):
             queue.w_en.eq(ptr.item_valid),
             queue.w_data.eq(ptr.item),
             self.has_credit.eq(queue.has_credit),
+            self.credit_if_fire.eq(queue.credit_if_fire),
+            self.credit_if_hold.eq(queue.credit_if_hold),
             # Queue -> entries -> codebook -> arithmetic.
             spmat.head_rdy.eq(queue.r_rdy),
             spmat.head.eq(queue.r_data),

@@ -18,9 +18,12 @@ def test_queue_with_credit_protocol(credits, delay):
 
     async def tb(ctx):
         n = 0
+        predicted = True
         for t in range(400):
             has_credit = ctx.get(dut.has_credit)
             assert has_credit == (ctx.get(dut.count) < credits)
+            # The array registers the prediction and picks it with the fire.
+            assert has_credit == predicted
             assert ctx.get(dut.level) <= ctx.get(dut.count) <= credits
             fire = has_credit and rng.random() < 0.7
             ctx.set(dut.fire, fire)
@@ -37,6 +40,7 @@ def test_queue_with_credit_protocol(credits, delay):
             await ctx.delay(1e-9)
             if pop and ctx.get(dut.r_rdy):
                 popped.append(ctx.get(dut.r_data))
+            predicted = ctx.get(dut.credit_if_fire if fire else dut.credit_if_hold)
             await ctx.tick()
 
     run_sim(dut, tb)
