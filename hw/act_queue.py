@@ -116,8 +116,13 @@ class ActQueue(wiring.Component):
             to_storage.eq(self.w_en & head_valid & ~(do_pop & (stored == 0))),
             wp.en.eq(to_storage),
             self.has_credit.eq(self.count < self._credits),
-            self.credit_if_fire.eq(self.count + 1 - do_pop < self._credits),
-            self.credit_if_hold.eq(self.count - do_pop < self._credits),
+            # The count never exceeds ``credits``: after a pop, holding always
+            # leaves a credit, and firing leaves the credit there is now.  The
+            # compares are on the count register alone, so the pop (which
+            # comes late, from the sparse-matrix reader) only picks one.
+            self.credit_if_fire.eq(Mux(do_pop, self.has_credit,
+                                       self.count < self._credits - 1)),
+            self.credit_if_hold.eq(do_pop | self.has_credit),
             self.idle.eq(self.count == 0),
             self.level.eq(head_valid + stored),
         ]

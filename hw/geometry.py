@@ -91,6 +91,7 @@ class Geometry:
             "value": signed(ACT_BITS),
             "start": unsigned(self.entry_addr_width),
             "length": unsigned(self.ptr_width),
+            "empty": unsigned(1),
         })
 
     @property

@@ -107,5 +107,7 @@ class PtrReader(wiring.Component):
             self.item.value.eq(value),
             self.item.start.eq(base + start),
             self.item.length.eq(end - start),
+            # ``length == 0`` without waiting for the subtraction.
+            self.item.empty.eq(even_q == odd_q),
         ]
         return m

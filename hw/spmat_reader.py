@@ -93,24 +93,29 @@ class SpmatReader(wiring.Component):
         remaining = Signal(g.ptr_width)
         next_addr = Signal(g.entry_addr_width)
         value = Signal(signed(ACT_BITS))
-        head_empty = self.head.length == 0
+        # ``free`` is ``remaining == 0`` kept as a register, and the head's
+        # ``empty`` flag comes with the item: the pop (which feeds the credit
+        # logic of the whole array) is two flags and the head's valid bit.
+        free = Signal(init=1)
         take = Signal()
         issue = Signal()
         addr = Signal(g.entry_addr_width)
         m.d.comb += [
-            take.eq(self.head_rdy & ~head_empty & (remaining == 0)),
-            self.head_pop.eq(self.head_rdy & (head_empty | (remaining == 0))),
-            issue.eq(take | (remaining != 0)),
+            take.eq(self.head_rdy & ~self.head.empty & free),
+            self.head_pop.eq(self.head_rdy & (self.head.empty | free)),
+            issue.eq(take | ~free),
             addr.eq(Mux(take, self.head.start, next_addr)),
         ]
         with m.If(take):
             m.d.sync += [
                 next_addr.eq(self.head.start + 1),
                 remaining.eq(self.head.length - 1),
+                free.eq(self.head.length == 1),
                 value.eq(self.head.value),
             ]
-        with m.Elif(remaining != 0):
-            m.d.sync += [next_addr.eq(next_addr + 1), remaining.eq(remaining - 1)]
+        with m.Elif(~free):
+            m.d.sync += [next_addr.eq(next_addr + 1), remaining.eq(remaining - 1),
+                         free.eq(remaining == 1)]
 
         # Word address (cycle c + 1): registered, it fans out to the cascade of
         # block RAMs with no logic in front.
@@ -158,6 +163,6 @@ class SpmatReader(wiring.Component):
             self.entry_value.eq(b_value),
             self.entry_weight.eq(self.lookup_weight),
         ]
-        m.d.comb += self.idle.eq((remaining == 0) & ~i_valid & ~a_valid & ~b_valid
+        m.d.comb += self.idle.eq(free & ~i_valid & ~a_valid & ~b_valid
                                   & ~self.entry_valid)
         return m

@@ -33,12 +33,13 @@ def test_start_and_length_from_one_read():
             await ctx.tick()                   # latency 2: registered bank outputs
             assert ctx.get(dut.item_valid)
             got.append((base + col, ctx.get(dut.item.start), ctx.get(dut.item.length),
-                        ctx.get(dut.item.value)))
+                        ctx.get(dut.item.empty), ctx.get(dut.item.value)))
 
     run_sim(dut, tb)
-    for p, start, length, value in got:
+    for p, start, length, empty, value in got:
         assert start == 5 * 8 + ptrs[p]
         assert length == ptrs[p + 1] - ptrs[p]
+        assert empty == (length == 0)
 
 
 def test_baked_init():

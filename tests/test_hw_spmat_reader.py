@@ -31,6 +31,7 @@ def test_entries_back_to_back_and_decoded():
             ctx.set(dut.head_rdy, 1)
             ctx.set(dut.head.start, int(ptr[col]))
             ctx.set(dut.head.length, int(ptr[col + 1] - ptr[col]))
+            ctx.set(dut.head.empty, int(ptr[col + 1] == ptr[col]))
             ctx.set(dut.head.value, col + 1)
             await ctx.delay(1e-9)
             if ctx.get(dut.head_pop):
