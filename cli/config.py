@@ -146,13 +146,13 @@ class Timing:
         has fewer than this many items fired but not yet popped, so that
         ``fifo_depth`` items can wait in a queue beyond those in flight.  This
         is also the physical depth of the queue.
-    ``arith_drain`` (7)
+    ``arith_drain`` (8)
         An entry issued at cycle ``c`` has its word address registered at
-        ``c + 1`` (it fans out to the block RAMs), is read at ``c + 2``
-        (registered block RAM output), decoded at ``c + 3``, multiplied at
-        ``c + 4`` while its accumulator is read, registered at ``c + 5`` and
-        has written its accumulator at cycle ``c + 6``; the PE is idle from
-        ``c + 7``.
+        ``c + 1`` (it fans out to the block RAMs), is read at ``c + 2`` (each
+        bank's output registered next to it), its bank is selected at
+        ``c + 3``, it is decoded at ``c + 4``, multiplied at ``c + 5`` while its
+        accumulator is read, registered at ``c + 6`` and has written its
+        accumulator at cycle ``c + 7``; the PE is idle from ``c + 8``.
     ``writeback_latency`` (7)
         Writeback reads accumulator row ``r`` at ``w0 + r`` and writes the
         output activation at ``w0 + r + 7``: one cycle for the read, one for
@@ -163,7 +163,7 @@ class Timing:
 
     scan_start = 3
     bcast_stages = 1
-    arith_drain = 7
+    arith_drain = 8
     writeback_latency = 7
 
     def __init__(self, hw):

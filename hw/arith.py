@@ -1,7 +1,7 @@
 """Arithmetic unit: multiply, accumulate into the local rows, and write back.
 
 Compute: the weight ``S[v]`` and the activation are multiplied (cycle
-``c + 4`` of an entry issued at ``c``) while the accumulator of the entry's row
+``c + 5`` of an entry issued at ``c``) while the accumulator of the entry's row
 is read; the product and the accumulator are registered, and the cycle after
 adds and writes back.  The read misses the two updates still in flight, so
 the accumulate stage forwards its last two results (an entry's row may repeat
@@ -107,7 +107,7 @@ class ArithUnit(wiring.Component):
     Members
     -------
     entry_valid, entry_row, entry_value, weight : In
-        A decoded entry and its weight ``S[v]`` (cycle ``c + 4``).
+        A decoded entry and its weight ``S[v]`` (cycle ``c + 5``).
     idle : Out(1)
         No product waiting to be accumulated.
     wb_valid, wb_row : In
@@ -122,7 +122,7 @@ class ArithUnit(wiring.Component):
         Host write of bias word ``host_addr``.
 
     One accumulation per cycle; the accumulator of an entry issued at ``c`` is
-    written at ``c + 6``.
+    written at ``c + 7``.
     """
 
     def __init__(self, geometry, bias_init=None):
@@ -160,10 +160,10 @@ class ArithUnit(wiring.Component):
         # Every block-RAM output (accumulator, bias) is registered before any
         # logic: the ECP5's EBR clock-to-output time leaves no room for an adder.
         #
-        # Multiply (c + 4) while the accumulator is read; the product and the
-        # accumulator are registered (c + 5 and c + 6), then added and written
-        # back at c + 6.  The read misses the two updates still in flight
-        # (written at c + 4 and c + 5 by the entries two and one ahead), so the
+        # Multiply (c + 5) while the accumulator is read; the product and the
+        # accumulator are registered (c + 6 and c + 7), then added and written
+        # back at c + 7.  The read misses the two updates still in flight
+        # (written at c + 5 and c + 6 by the entries two and one ahead), so the
         # accumulate stage forwards its last two results, the newer one first.
         p_valid = Signal()
         p_row = Signal(g.act_addr_width)
@@ -186,7 +186,7 @@ class ArithUnit(wiring.Component):
             q_valid.eq(p_valid), q_row.eq(p_row), q_product.eq(product),
         ]
 
-        # Accumulate (c + 6), forwarding the results of the two cycles before.
+        # Accumulate (c + 7), forwarding the results of the two cycles before.
         # Which one to forward is decided a cycle ahead, when the entry's row
         # is compared with the rows of the two entries before it (then in the
         # accumulate and register stages), so the adder's operand is a 3-way

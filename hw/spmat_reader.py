@@ -6,23 +6,25 @@ previous column has issued its last entry, so entry addresses go out
 back to back across column and word boundaries: the address of a new column's
 first entry comes from the queue head (the read-ahead), the others from a
 counter.  The entry address is registered before it drives the memory (it fans
-out to every block RAM of the cascade), the 64-bit word that holds the issued
-entry is read the cycle after, its output is registered, and the cycle after
-that selects the byte and decodes it: ``v`` (codebook index) and the local row
+out to every bank), the 64-bit word that holds the issued entry is read the
+cycle after into each bank's output register, the bank is selected the cycle
+after that, and the next cycle selects the byte and decodes it: ``v`` (codebook index) and the local row
 ``r = r_prev + z + 1`` (``r = z`` for a column's first entry).
 """
 
-from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Array, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..config import ACT_BITS, WEIGHT_BITS
 
-__all__ = ["SpmatReader", "WORD_BITS"]
+__all__ = ["SpmatReader", "WORD_BITS", "BANK_WORDS"]
 
 #: Width of a sparse-matrix memory word (8 entries of 8 bits).
 WORD_BITS = 64
+#: Words per sparse-matrix memory bank (a 512 x 36 block RAM pair).
+BANK_WORDS = 512
 
 
 class SpmatReader(wiring.Component):
@@ -42,7 +44,7 @@ class SpmatReader(wiring.Component):
         Pop the head: at once for an empty column, else when the last entry
         of the previous column has been issued.
     entry_valid, entry_index, entry_row, entry_value, entry_weight : Out
-        Four cycles after an entry is issued: its codebook index, its local
+        Five cycles after an entry is issued: its codebook index, its local
         row, the column's activation value and its weight.
     lookup_index : Out(4); lookup_weight : In(signed(16))
         The codebook lookup during decode (asynchronous codebook read): the
@@ -54,7 +56,7 @@ class SpmatReader(wiring.Component):
         Host write of memory word ``host_addr``.
 
     One entry per cycle in steady state, including across column and word
-    boundaries; latency 4 from issue to the decoded entry.
+    boundaries; latency 5 from issue to the decoded entry.
     """
 
     def __init__(self, geometry, init=None):
@@ -82,12 +84,27 @@ class SpmatReader(wiring.Component):
         m = Module()
         g = self._g
         init = [int(w) for w in self._init] if self._init is not None else []
-        m.submodules.mem = mem = Memory(shape=unsigned(WORD_BITS), depth=g.hw.spmat_words,
-                                        init=init)
-        wp = mem.write_port()
-        rp = mem.read_port()
-        m.d.comb += [wp.addr.eq(self.host_addr), wp.data.eq(self.host_data),
-                     wp.en.eq(self.host_we)]
+        # The memory is built as banks of at most BANK_WORDS words (two block
+        # RAMs side by side in their 512 x 36 shape), each with its own output
+        # register: a block RAM's clock-to-output time leaves no room for a
+        # route across the device, so the bank registers sit next to their
+        # block RAMs and the bank is picked a cycle later, from registers.
+        words = g.hw.spmat_words
+        bank_words = min(words, BANK_WORDS)
+        n_banks = -(-words // bank_words)
+        bank_bits = (n_banks - 1).bit_length()
+        low_bits = max(1, (bank_words - 1).bit_length())
+        read_ports = []
+        for b in range(n_banks):
+            depth = min(bank_words, words - b * bank_words)
+            mem = Memory(shape=unsigned(WORD_BITS), depth=depth,
+                         init=init[b * bank_words:(b + 1) * bank_words])
+            m.submodules[f"bank{b}"] = mem
+            wp = mem.write_port()
+            read_ports.append(mem.read_port())
+            mine = self.host_addr[low_bits:] == b if n_banks > 1 else 1
+            m.d.comb += [wp.addr.eq(self.host_addr[:low_bits]), wp.data.eq(self.host_data),
+                         wp.en.eq(self.host_we & mine)]
 
         # Issue (cycle c).
         remaining = Signal(g.ptr_width)
@@ -117,7 +134,7 @@ class SpmatReader(wiring.Component):
             m.d.sync += [next_addr.eq(next_addr + 1), remaining.eq(remaining - 1),
                          free.eq(remaining == 1)]
 
-        # Word address (cycle c + 1): registered, it fans out to the cascade of
+        # Word address (cycle c + 1): registered, it fans out to the banks'
         # block RAMs with no logic in front.
         i_valid = Signal()
         i_addr = Signal(g.entry_addr_width)
@@ -129,25 +146,40 @@ class SpmatReader(wiring.Component):
             i_first.eq(take),
             i_value.eq(Mux(take, self.head.value, value)),
         ]
-        m.d.comb += [rp.addr.eq(i_addr[3:]), rp.en.eq(1)]
-        # Word read (cycle c + 2): the block RAM's output is registered (its
-        # clock-to-output time would not leave room for the decode).
+        word_addr = i_addr[3:]
+        for rp in read_ports:
+            m.d.comb += [rp.addr.eq(word_addr[:low_bits]), rp.en.eq(1)]
+        # Word read (cycle c + 2): every bank's output is registered.
         a_valid = Signal()
         a_sel = Signal(3)
         a_first = Signal()
         a_value = Signal(signed(ACT_BITS))
+        a_bank = Signal(max(1, bank_bits))
         m.d.sync += [
             a_valid.eq(i_valid), a_sel.eq(i_addr[:3]), a_first.eq(i_first), a_value.eq(i_value),
+            a_bank.eq(word_addr[low_bits:] if n_banks > 1 else 0),
         ]
-        # Decode (cycle c + 3): select the byte, relative row.
+        # Bank select (cycle c + 3), from the bank registers.
+        s_valid = Signal()
+        s_sel = Signal(3)
+        s_first = Signal()
+        s_value = Signal(signed(ACT_BITS))
+        s_bank = Signal(max(1, bank_bits))
+        bank_q = Array(Signal(WORD_BITS, name=f"bank_q{b}") for b in range(n_banks))
+        m.d.sync += [bank_q[b].eq(rp.data) for b, rp in enumerate(read_ports)]
+        m.d.sync += [
+            s_valid.eq(a_valid), s_sel.eq(a_sel), s_first.eq(a_first), s_value.eq(a_value),
+            s_bank.eq(a_bank),
+        ]
+        # Decode (cycle c + 4): select the byte, relative row.
         b_valid = Signal()
         b_sel = Signal(3)
         b_first = Signal()
         b_value = Signal(signed(ACT_BITS))
         word = Signal(WORD_BITS)
         m.d.sync += [
-            b_valid.eq(a_valid), b_sel.eq(a_sel), b_first.eq(a_first), b_value.eq(a_value),
-            word.eq(rp.data),
+            b_valid.eq(s_valid), b_sel.eq(s_sel), b_first.eq(s_first), b_value.eq(s_value),
+            word.eq(bank_q[s_bank] if n_banks > 1 else bank_q[0]),
         ]
         entry = word.word_select(b_sel, 8)
         row_prev = Signal(g.act_addr_width)
@@ -163,6 +195,6 @@ class SpmatReader(wiring.Component):
             self.entry_value.eq(b_value),
             self.entry_weight.eq(self.lookup_weight),
         ]
-        m.d.comb += self.idle.eq(free & ~i_valid & ~a_valid & ~b_valid
+        m.d.comb += self.idle.eq(free & ~i_valid & ~a_valid & ~s_valid & ~b_valid
                                   & ~self.entry_valid)
         return m
