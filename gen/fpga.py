@@ -47,6 +47,8 @@ BOARDS = {
 
 #: DP16KD aspect ratios (depth, width) of an ECP5 block RAM (18 Kbit).
 _EBR_SHAPES = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36))
+#: Accumulator width when 48-bit accumulators do not fit (a 512 x 36 block RAM).
+NARROW_ACC_WIDTH = 36
 #: Block RAMs kept free for the top (none used today; headroom for Yosys' choices).
 EBR_RESERVE = 4
 
@@ -66,20 +68,28 @@ def ebr_estimate(hw):
     return hw.n_pe * per_pe
 
 
-def board_hw(board, n_pe, fifo_depth=8, acc_width=48):
-    """The largest memories for ``n_pe`` PEs that fit the board's block RAM."""
+def board_hw(board, n_pe, fifo_depth=8, acc_width=None):
+    """The largest memories for ``n_pe`` PEs that fit the board's block RAM.
+
+    With ``acc_width=None`` the accumulators are 48 bits wide where that fits,
+    else 36 bits (the accumulator and bias memories are then one block RAM
+    wide instead of two; the compiler refuses a layer whose sums could
+    overflow them).
+    """
     spec = _board(board)
     if not isinstance(n_pe, int) or n_pe < 1:
         raise EieError(f"--pes must be a positive integer, not {n_pe!r}")
     budget = spec.ebr - EBR_RESERVE
-    # From generous to lean: (spmat_words, ptr_depth, act_depth, bias_depth).
-    for words in (16384, 8192, 4096, 2048, 1024, 512, 256):
-        for ptr, act, bias in ((4096, 1024, 1024), (2048, 512, 512), (1024, 256, 256),
-                               (512, 128, 128), (256, 64, 64)):
-            hw = HwConfig(n_pe=n_pe, spmat_words=words, ptr_depth=ptr, act_depth=act,
-                          bias_depth=bias, acc_width=acc_width, fifo_depth=fifo_depth)
-            if ebr_estimate(hw) <= budget:
-                return hw
+    widths = (48, NARROW_ACC_WIDTH) if acc_width is None else (acc_width,)
+    for width in widths:
+        # From generous to lean: (spmat_words, ptr_depth, act_depth, bias_depth).
+        for words in (16384, 8192, 4096, 2048, 1024, 512, 256):
+            for ptr, act, bias in ((4096, 1024, 1024), (2048, 512, 512), (1024, 256, 256),
+                                   (512, 128, 128), (256, 64, 64)):
+                hw = HwConfig(n_pe=n_pe, spmat_words=words, ptr_depth=ptr, act_depth=act,
+                              bias_depth=bias, acc_width=width, fifo_depth=fifo_depth)
+                if ebr_estimate(hw) <= budget:
+                    return hw
     raise EieError(f"{n_pe} PEs do not fit the {spec.device}'s {spec.ebr} block RAMs "
                    f"even with the smallest memories")
 

@@ -6,25 +6,23 @@ previous column has issued its last entry, so entry addresses go out
 back to back across column and word boundaries: the address of a new column's
 first entry comes from the queue head (the read-ahead), the others from a
 counter.  The entry address is registered before it drives the memory (it fans
-out to every bank), the 64-bit word that holds the issued entry is read the
-cycle after into each bank's output register, the bank is selected the cycle
-after that, and the next cycle selects the byte and decodes it: ``v`` (codebook index) and the local row
+out to every block RAM), the 64-bit word that holds the issued entry is read
+the cycle after, its output is registered twice (near the block RAMs, then near
+the decode), and the next cycle selects the byte and decodes it: ``v`` (codebook index) and the local row
 ``r = r_prev + z + 1`` (``r = z`` for a column's first entry).
 """
 
-from amaranth.hdl import Array, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..config import ACT_BITS, WEIGHT_BITS
 
-__all__ = ["SpmatReader", "WORD_BITS", "BANK_WORDS"]
+__all__ = ["SpmatReader", "WORD_BITS"]
 
 #: Width of a sparse-matrix memory word (8 entries of 8 bits).
 WORD_BITS = 64
-#: Words per sparse-matrix memory bank (a 512 x 36 block RAM pair).
-BANK_WORDS = 512
 
 
 class SpmatReader(wiring.Component):
@@ -84,27 +82,12 @@ class SpmatReader(wiring.Component):
         m = Module()
         g = self._g
         init = [int(w) for w in self._init] if self._init is not None else []
-        # The memory is built as banks of at most BANK_WORDS words (two block
-        # RAMs side by side in their 512 x 36 shape), each with its own output
-        # register: a block RAM's clock-to-output time leaves no room for a
-        # route across the device, so the bank registers sit next to their
-        # block RAMs and the bank is picked a cycle later, from registers.
-        words = g.hw.spmat_words
-        bank_words = min(words, BANK_WORDS)
-        n_banks = -(-words // bank_words)
-        bank_bits = (n_banks - 1).bit_length()
-        low_bits = max(1, (bank_words - 1).bit_length())
-        read_ports = []
-        for b in range(n_banks):
-            depth = min(bank_words, words - b * bank_words)
-            mem = Memory(shape=unsigned(WORD_BITS), depth=depth,
-                         init=init[b * bank_words:(b + 1) * bank_words])
-            m.submodules[f"bank{b}"] = mem
-            wp = mem.write_port()
-            read_ports.append(mem.read_port())
-            mine = self.host_addr[low_bits:] == b if n_banks > 1 else 1
-            m.d.comb += [wp.addr.eq(self.host_addr[:low_bits]), wp.data.eq(self.host_data),
-                         wp.en.eq(self.host_we & mine)]
+        m.submodules.mem = mem = Memory(shape=unsigned(WORD_BITS), depth=g.hw.spmat_words,
+                                        init=init)
+        wp = mem.write_port()
+        rp = mem.read_port()
+        m.d.comb += [wp.addr.eq(self.host_addr), wp.data.eq(self.host_data),
+                     wp.en.eq(self.host_we)]
 
         # Issue (cycle c).
         remaining = Signal(g.ptr_width)
@@ -134,7 +117,7 @@ class SpmatReader(wiring.Component):
             m.d.sync += [next_addr.eq(next_addr + 1), remaining.eq(remaining - 1),
                          free.eq(remaining == 1)]
 
-        # Word address (cycle c + 1): registered, it fans out to the banks'
+        # Word address (cycle c + 1): registered, it fans out to the
         # block RAMs with no logic in front.
         i_valid = Signal()
         i_addr = Signal(g.entry_addr_width)
@@ -146,30 +129,29 @@ class SpmatReader(wiring.Component):
             i_first.eq(take),
             i_value.eq(Mux(take, self.head.value, value)),
         ]
-        word_addr = i_addr[3:]
-        for rp in read_ports:
-            m.d.comb += [rp.addr.eq(word_addr[:low_bits]), rp.en.eq(1)]
-        # Word read (cycle c + 2): every bank's output is registered.
+        m.d.comb += [rp.addr.eq(i_addr[3:]), rp.en.eq(1)]
+        # Word read (cycle c + 2): the block RAMs' outputs are registered twice.
+        # Yosys builds a deep memory from narrow block RAMs (4096 x 4, say), so
+        # the word's bits come from block RAMs spread over the device with no
+        # multiplexer; their clock-to-output time (5.8 ns) leaves no room for a
+        # route across it, so the first register can sit next to its block RAM
+        # and the second next to the decode.
         a_valid = Signal()
         a_sel = Signal(3)
         a_first = Signal()
         a_value = Signal(signed(ACT_BITS))
-        a_bank = Signal(max(1, bank_bits))
         m.d.sync += [
             a_valid.eq(i_valid), a_sel.eq(i_addr[:3]), a_first.eq(i_first), a_value.eq(i_value),
-            a_bank.eq(word_addr[low_bits:] if n_banks > 1 else 0),
         ]
-        # Bank select (cycle c + 3), from the bank registers.
+        # Carry (cycle c + 3).
         s_valid = Signal()
         s_sel = Signal(3)
         s_first = Signal()
         s_value = Signal(signed(ACT_BITS))
-        s_bank = Signal(max(1, bank_bits))
-        bank_q = Array(Signal(WORD_BITS, name=f"bank_q{b}") for b in range(n_banks))
-        m.d.sync += [bank_q[b].eq(rp.data) for b, rp in enumerate(read_ports)]
+        word_near = Signal(WORD_BITS)
         m.d.sync += [
             s_valid.eq(a_valid), s_sel.eq(a_sel), s_first.eq(a_first), s_value.eq(a_value),
-            s_bank.eq(a_bank),
+            word_near.eq(rp.data),
         ]
         # Decode (cycle c + 4): select the byte, relative row.
         b_valid = Signal()
@@ -179,7 +161,7 @@ class SpmatReader(wiring.Component):
         word = Signal(WORD_BITS)
         m.d.sync += [
             b_valid.eq(s_valid), b_sel.eq(s_sel), b_first.eq(s_first), b_value.eq(s_value),
-            word.eq(bank_q[s_bank] if n_banks > 1 else bank_q[0]),
+            word.eq(word_near),
         ]
         entry = word.word_select(b_sel, 8)
         row_prev = Signal(g.act_addr_width)

@@ -30,10 +30,11 @@ def test_parse_nextpnr_log():
     assert fmax == {"$glbnet$clk": 104.17}      # the last (final) report wins
 
 
-@pytest.mark.parametrize("n_pe", [1, 3, 8, 16])
+@pytest.mark.parametrize("n_pe", [1, 3, 8, 16, 20, 28])
 def test_board_sizing_fits(n_pe):
     hw = board_hw("ulx3s-85f", n_pe)
     assert hw.n_pe == n_pe
+    assert hw.acc_width == (48 if n_pe <= 20 else 36)     # narrow only where 48 bits fail
     assert ebr_estimate(hw) <= BOARDS["ulx3s-85f"].ebr
     check_fit("ulx3s-85f", hw)
 
