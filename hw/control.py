@@ -107,6 +107,14 @@ class Control(wiring.Component):
         runs = Signal(32)
         # Counts past the last row by the writeback latency: sized for both.
         wb_i = Signal(range(hw.act_depth + WRITEBACK_LATENCY + 1))
+        # Registered facts, each computed the cycle before it is used (the
+        # decisions below fan out to every PE and to the layer registers):
+        # ``wb_on`` is ``wb_i < rows_out``, ``wb_end`` is ``wb_i == rows_out +
+        # WRITEBACK_LATENCY - 1``, ``more`` is ``layer.index + 1 < n_layers``.
+        wb_on = Signal()
+        first = Signal()            # t == 0
+        wb_end = Signal()
+        more = Signal()
         m.submodules.layer_cycles = lc_mem = Memory(shape=g.cycle_width, depth=g.max_layers,
                                                     init=[])
         lc_wp = lc_mem.write_port()
@@ -125,7 +133,7 @@ class Control(wiring.Component):
         m.d.comb += [
             start.eq(self.host_we_ctrl & (self.host_offset == Reg.CONTROL) & self.host_data[0]
                      & ~busy),
-            self.layer_go.eq(busy & ~phase_wb & (t == 0)),
+            self.layer_go.eq(busy & ~phase_wb & first),
             lc_wp.addr.eq(self.layer.index),
             lc_wp.data.eq(t + 1),
         ]
@@ -133,24 +141,30 @@ class Control(wiring.Component):
             with m.If(n_layers == 0):
                 m.d.sync += [self.done.eq(1), total.eq(1)]
             with m.Else():
-                m.d.sync += [busy.eq(1), self.done.eq(0), t.eq(0), total.eq(1),
-                             phase_wb.eq(0)]
+                m.d.sync += [busy.eq(1), self.done.eq(0), t.eq(0), first.eq(1), total.eq(1),
+                             phase_wb.eq(0), more.eq(n_layers > 1)]
                 m.d.sync += load_layer(0, 0)
         with m.Elif(busy):
-            m.d.sync += [total.eq(total + 1), t.eq(t + 1)]
+            m.d.sync += [total.eq(total + 1), t.eq(t + 1), first.eq(0)]
             with m.If(~phase_wb):
                 with m.If(~self.layer_go & self.scan_done & self.all_idle):
-                    m.d.sync += [phase_wb.eq(1), wb_i.eq(0)]
+                    m.d.sync += [phase_wb.eq(1), wb_i.eq(0), wb_on.eq(self.layer.rows_out != 0),
+                                 wb_end.eq(0)]      # WRITEBACK_LATENCY > 1
             with m.Else():
-                m.d.sync += wb_i.eq(wb_i + 1)
+                m.d.sync += [
+                    wb_i.eq(wb_i + 1),
+                    wb_on.eq(wb_i + 1 < self.layer.rows_out),
+                    wb_end.eq(wb_i == self.layer.rows_out + (WRITEBACK_LATENCY - 2)),
+                ]
                 m.d.comb += [
-                    self.wb_valid.eq(wb_i < self.layer.rows_out),
+                    self.wb_valid.eq(wb_on),
                     self.wb_row.eq(wb_i),
                 ]
-                with m.If(wb_i == self.layer.rows_out + (WRITEBACK_LATENCY - 1)):
+                with m.If(wb_end):
                     m.d.comb += lc_wp.en.eq(1)
-                    with m.If(self.layer.index + 1 < n_layers):
-                        m.d.sync += [t.eq(0), phase_wb.eq(0)]
+                    with m.If(more):
+                        m.d.sync += [t.eq(0), first.eq(1), phase_wb.eq(0),
+                                     more.eq(self.layer.index + 2 < n_layers)]
                         m.d.sync += load_layer(self.layer.index + 1, ~self.layer.src)
                     with m.Else():
                         m.d.sync += [busy.eq(0), self.done.eq(1), runs.eq(runs + 1)]
