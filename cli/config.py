@@ -123,10 +123,13 @@ class Timing:
     The names below are the ones used in ``docs/architecture.md`` and in the
     cycle model.  Cycle 0 is the first cycle of a layer.
 
-    ``scan_start`` (3)
+    ``scan_start`` (4)
         The source activation files are read one row (one address in every PE)
-        at a time; row 0 is read at cycle 0, its block-RAM output registered at
-        cycle 2, and it becomes the current row at cycle 3.  A row with no
+        at a time; row 0 is read at cycle 0, its block-RAM output registered in
+        each PE at cycle 2 and in the scanner's prefetch buffer at cycle 3, and
+        it becomes the current row at cycle 4 (the reads are decided a cycle
+        ahead, from registers, and the buffer holds enough rows that they reach
+        the current row back to back).  A row with no
         nonzero activation is current for one cycle; a row with ``c`` nonzeros
         is current until its ``c`` items have fired.
     ``tree_stages`` (``max(1, ceil(log4 n_pe))``)
@@ -161,7 +164,7 @@ class Timing:
         and ReLU), pipelined for the clock rate.
     """
 
-    scan_start = 3
+    scan_start = 4
     bcast_stages = 1
     arith_drain = 8
     writeback_latency = 7

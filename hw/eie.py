@@ -176,7 +176,6 @@ class EIE(wiring.Component):
                 pe.layer.eq(control.layer),
                 pe.scan_en.eq(scanner.scan_en),
                 pe.scan_addr.eq(scanner.scan_addr),
-                scanner.act_data[k].eq(pe.act_data),
                 pe.wb_valid.eq(control.wb_valid),
                 pe.wb_row.eq(control.wb_row),
                 pe.host_mode.eq(~self.busy),
@@ -209,9 +208,10 @@ class EIE(wiring.Component):
             control.all_idle.eq(all_idle),
         ]
 
-        # Host reads: data two cycles after ``host_re``.  Each PE registers its
-        # activation file's output next to the block RAM (the PEs are spread over
-        # the device), and the selected one is picked from registers.
+        # Each PE's activation file output is registered next to the block RAM
+        # (the PEs are spread over the device): the scanner reads rows from
+        # these registers, and so do host reads (data two cycles after
+        # ``host_re``), the selected PE picked from registers.
         read_act = [Signal(name=f"read_act{i}") for i in range(2)]
         read_pe = [Signal(hmap.pe_bits, name=f"read_pe{i}") for i in range(2)]
         ctrl_data = [Signal(64, name=f"ctrl_data{i}") for i in range(2)]
@@ -225,6 +225,7 @@ class EIE(wiring.Component):
             for k in range(n):
                 act_q = Signal(signed(16), name=f"host_act{k}")
                 m.d.sync += act_q.eq(pes[k].act_data)
+                m.d.comb += scanner.act_data[k].eq(act_q)
                 with m.Case(k):
                     m.d.comb += act.eq(act_q)
             with m.Default():

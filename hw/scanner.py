@@ -2,8 +2,8 @@
 
 Local address ``m`` of every PE's source file together holds activations
 ``m*N .. m*N+N-1`` (a *row*).  The scanner reads rows ahead of use (row 0 at
-the layer's cycle 0; each read is registered before any logic, so row 0 is
-current at cycle 3), makes it the *current row* with its nonzero
+the layer's cycle 0; each read is registered next to its block RAM and again
+in the scanner's prefetch buffer, so row 0 is current at cycle 4), makes it the *current row* with its nonzero
 mask (every PE's local leading-nonzero detect: ``a != 0`` and ``m*N+k < n_in``),
 and offers its lowest set bit each cycle.  When every PE has a credit the item
 *fires*: its bit is cleared, and it enters the pipelined quaternary LNZD tree
@@ -13,14 +13,17 @@ broadcast register.  A row without nonzeros is current for one cycle.
 Latency: fired at ``t``, broadcast at ``t + tree_stages + 1`` (``bcast_latency``).
 """
 
-from amaranth.hdl import Module, Signal, signed
+from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..config import ACT_BITS
 from .lnzd import LnzdTree, lowest_one
 
-__all__ = ["Scanner"]
+__all__ = ["Scanner", "PREFETCH"]
+
+#: Rows the scanner's prefetch buffer holds, reads in flight included.
+PREFETCH = 4
 
 
 class Scanner(wiring.Component):
@@ -39,7 +42,8 @@ class Scanner(wiring.Component):
     scan_en, scan_addr : Out
         Read of row ``scan_addr`` in every PE's source file.
     act_data : In(ArrayLayout(signed(16), N))
-        The row read, one cycle after ``scan_en``.
+        The row read, two cycles after ``scan_en`` (each PE registers its block
+        RAM's output).
     all_credit : In(1)
         Every PE has a credit.
     fire : Out(1)
@@ -75,25 +79,38 @@ class Scanner(wiring.Component):
         n = g.n_pe
         m.submodules.tree = tree = LnzdTree(n, ACT_BITS, g.col_width)
 
-        # Read pipeline: a row read at t is on act_data at t + 1 (stage D) and
-        # registered at t + 2 (stage Q; the block RAM's clock-to-output time
-        # leaves no room for the mask logic).  A read is issued whenever Q is
-        # free or being taken, so rows reach the current row back to back.
-        d_valid = Signal()
-        d_base = Signal(g.col_width)
-        q_valid = Signal()
-        q_values = Signal(data.ArrayLayout(signed(ACT_BITS), n))
-        q_base = Signal(g.col_width)
-        next_read = Signal(g.row_count_width)
-        next_base = Signal(g.col_width)
+        # Read pipeline: the reads are decided a cycle ahead, from registers, so
+        # the read enable and address that fan out to every PE's activation
+        # block RAM are registers (``scan_en`` is ``layer_go``, from the control
+        # unit's registers, or ``rd_issue``).  A row read at t is in the block
+        # RAM's output at t + 1, in the PE's register next to it at t + 2
+        # (``act_data``, stage D2), and in the prefetch buffer from t + 3.  The
+        # buffer's head is the next row (stage Q); it holds PREFETCH rows,
+        # counting the reads in flight, which is what it takes to read one row
+        # per cycle with the decision a cycle ahead: rows reach the current
+        # row back to back.
+        depth = PREFETCH
+        row = data.StructLayout({"values": data.ArrayLayout(signed(ACT_BITS), n),
+                                 "base": g.col_width})
+        rd_issue = Signal()
+        rd_addr = Signal(g.row_count_width)
+        rd_base = Signal(g.col_width)
+        d1_valid = Signal()
+        d1_base = Signal(g.col_width)
+        d2_valid = Signal()
+        d2_base = Signal(g.col_width)
+        buf = [Signal(row, name=f"buf{i}") for i in range(depth)]
+        count = Signal(range(depth + 1))
+        q_valid = Signal()              # count != 0
+        q_values = buf[0].values
+        q_base = buf[0].base
         cur_valid = Signal()
         cur_values = Signal(data.ArrayLayout(signed(ACT_BITS), n))
         cur_mask = Signal(n)
         cur_base = Signal(g.col_width)
-        # Registered facts about cur_mask, so that the end of a row (and with it
-        # the read of the next one, which fans out to every PE) does not wait
-        # for the lowest-one carry chain: the mask is empty; it has at most one
-        # bit set (the item firing now is the row's last).
+        # Registered facts about cur_mask, so that the end of a row does not
+        # wait for the lowest-one carry chain: the mask is empty; it has at most
+        # one bit set (the item firing now is the row's last).
         cur_empty = Signal()
         cur_last = Signal()
 
@@ -106,8 +123,8 @@ class Scanner(wiring.Component):
         ]
         row_over = cur_valid & (cur_empty | (self.fire & cur_last))
         load = (~cur_valid & q_valid) | row_over
-        q_load = Signal()
-        m.d.comb += q_load.eq(load | ~q_valid)
+        pop = Signal()
+        m.d.comb += pop.eq(load & q_valid)
 
         left = Signal(signed(g.col_width + 1))
         m.d.comb += left.eq(self.n_in - q_base)
@@ -118,26 +135,48 @@ class Scanner(wiring.Component):
         def at_most_one(mask):
             return (mask & (mask - 1)[:n]) == 0
 
+        m.d.comb += [
+            self.scan_en.eq(self.layer_go | rd_issue),
+            self.scan_addr.eq(Mux(self.layer_go, 0, rd_addr)),
+        ]
         with m.If(self.layer_go):
-            m.d.comb += [self.scan_en.eq(1), self.scan_addr.eq(0)]
             m.d.sync += [
-                d_valid.eq(1), d_base.eq(0), q_valid.eq(0), next_read.eq(1), next_base.eq(n),
+                rd_issue.eq(self.rows_in > 1), rd_addr.eq(1), rd_base.eq(n),
+                d1_valid.eq(1), d1_base.eq(0), d2_valid.eq(0), count.eq(0), q_valid.eq(0),
                 cur_valid.eq(0), self.scan_done.eq(0),
             ]
         with m.Else():
+            # Reads: the row in flight moves on; the next read is decided from
+            # the occupancy after this cycle.
+            rd_now = rd_issue
+            push = d2_valid
+            count_next = Signal(range(depth + 2))
+            addr_next = Signal(g.row_count_width)
+            m.d.comb += [
+                count_next.eq(count + push - pop),
+                addr_next.eq(rd_addr + rd_now),
+            ]
+            m.d.sync += [
+                d2_valid.eq(d1_valid), d2_base.eq(d1_base),
+                d1_valid.eq(rd_now), d1_base.eq(rd_base),
+                count.eq(count_next), q_valid.eq(count_next != 0),
+                rd_issue.eq((count_next + d1_valid + rd_now < depth) & (addr_next < self.rows_in)),
+            ]
+            with m.If(rd_now):
+                m.d.sync += [rd_addr.eq(rd_addr + 1), rd_base.eq(rd_base + n)]
+            # The buffer shifts towards its head on a pop; the pushed row goes
+            # to the first free entry.
+            wpos = count - pop
+            for i in range(depth):
+                with m.If(push & (wpos == i)):
+                    m.d.sync += [buf[i].values.eq(self.act_data), buf[i].base.eq(d2_base)]
+                if i + 1 < depth:
+                    with m.Elif(pop):
+                        m.d.sync += buf[i].eq(buf[i + 1])
+
             with m.If(self.fire):
                 m.d.sync += [cur_mask.eq(rest), cur_empty.eq(cur_last),
                              cur_last.eq(at_most_one(rest))]
-            with m.If(q_load):
-                m.d.sync += [q_valid.eq(d_valid), q_values.eq(self.act_data), q_base.eq(d_base)]
-                with m.If(next_read < self.rows_in):
-                    m.d.comb += [self.scan_en.eq(1), self.scan_addr.eq(next_read)]
-                    m.d.sync += [
-                        d_valid.eq(1), d_base.eq(next_base), next_read.eq(next_read + 1),
-                        next_base.eq(next_base + n),
-                    ]
-                with m.Else():
-                    m.d.sync += d_valid.eq(0)
             with m.If(load):
                 with m.If(q_valid):
                     m.d.sync += [
@@ -147,7 +186,7 @@ class Scanner(wiring.Component):
                     ]
                 with m.Else():
                     m.d.sync += cur_valid.eq(0)
-                    with m.If(~d_valid):
+                    with m.If(~d1_valid & ~d2_valid & ~rd_issue):
                         m.d.sync += self.scan_done.eq(1)
 
         m.d.comb += [

@@ -85,9 +85,12 @@ def simulate_layer(col_len, act, n_pe, n_out, timing):
     n_rows = -(-n_in // n_pe)
     credits, qlat = timing.credits, timing.queue_latency
 
-    d = None             # row on the activation files' read port (read last cycle)
-    q = None             # row in the register after the read port
-    next_read = 0
+    # Reads are decided a cycle ahead; a row read at t is in the PEs' registers
+    # at t + 2 and in the prefetch buffer (head: the next row) from t + 3.
+    prefetch = 4
+    rd_issue, rd_addr = False, 0
+    d1 = d2 = None       # rows read one and two cycles ago
+    buf = []
     cur, mask = None, []
     scan_done = False
     count = [0] * n_pe   # fired, not popped
@@ -104,9 +107,7 @@ def simulate_layer(col_len, act, n_pe, n_out, timing):
         if scan_done and idle:
             return t + 1 + -(-n_out // n_pe) + timing.writeback_latency
 
-        new_d, new_q = d, q
-        if t == 0:
-            new_d, next_read = 0, 1
+        q = buf[0] if buf else None
         # Emitter and broadcast.
         fire = t > 0 and cur is not None and mask and all(c < credits for c in count)
         if fire:
@@ -117,12 +118,18 @@ def simulate_layer(col_len, act, n_pe, n_out, timing):
         row_over = cur is not None and (not mask or (fire and len(mask) == 1))
         new_cur, new_mask = cur, (mask[1:] if fire else mask)
         load = t > 0 and ((cur is None and q is not None) or row_over)
-        if t > 0 and (load or q is None):
-            new_q = d
-            if next_read < n_rows:
-                new_d, next_read = next_read, next_read + 1
-            else:
-                new_d = None
+        if t == 0:
+            new_d1, new_d2, new_buf = 0, None, []
+            rd_addr, new_issue = 1, n_rows > 1
+        else:
+            pop = load and q is not None
+            new_buf = buf[1:] if pop else list(buf)
+            if d2 is not None:
+                new_buf.append(d2)
+            new_d1, new_d2 = (rd_addr if rd_issue else None), d1
+            rd_addr += rd_issue
+            new_issue = (len(new_buf) + (d1 is not None) + rd_issue < prefetch
+                         and rd_addr < n_rows)
         if load:
             if q is not None:
                 new_cur = q
@@ -130,7 +137,7 @@ def simulate_layer(col_len, act, n_pe, n_out, timing):
                             if q * n_pe + k < n_in and act[q * n_pe + k] != 0]
             else:
                 new_cur, new_mask = None, []
-                scan_done = d is None
+                scan_done = d1 is None and d2 is None and not rd_issue
         # PEs.
         for k in range(n_pe):
             busy_col = remaining[k] > 0
@@ -149,5 +156,5 @@ def simulate_layer(col_len, act, n_pe, n_out, timing):
                 count[k] += 1
         # Clock edge.
         cur, mask = new_cur, new_mask
-        d, q = new_d, new_q
+        d1, d2, buf, rd_issue = new_d1, new_d2, new_buf, new_issue
         t += 1

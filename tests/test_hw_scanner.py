@@ -28,13 +28,15 @@ def test_broadcast_order_and_timing(n_pe, n_in):
         ctx.set(dut.n_in, n_in)
         ctx.set(dut.rows_in, rows)
         ctx.set(dut.layer_go, 1)
-        addr = None
+        addr = None                    # the block RAM's output (held without a read)
+        reg = None                     # the PE's register behind it: act_data
         for cyc in range(200):
             if cyc:
                 ctx.set(dut.layer_go, 0)
-            if addr is not None:       # synchronous read: data one cycle after the address
+            if reg is not None:        # data two cycles after the address
                 for k in range(n_pe):
-                    ctx.set(dut.act_data[k], int(memory[addr * n_pe + k]))
+                    ctx.set(dut.act_data[k], int(memory[reg * n_pe + k]))
+            reg = addr
             ctx.set(dut.all_credit, cyc not in stall)
             await ctx.delay(1e-9)
             if ctx.get(dut.fire):
