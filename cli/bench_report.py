@@ -103,12 +103,14 @@ def write_markdown(results, path, plots, command):
         out += ["## FPGA builds (ULX3S, ECP5-85F)", "",
                 "`eie synth`'s flow (Yosys, nextpnr-ecp5, ecppack from PyPI; seed 1, target "
                 "100 MHz), the accelerator with the UART bridge, memories chosen by "
-                "`board_hw` to fit the device's 208 block RAMs.", "",
-                _table(["PEs", "LUT4", "FF", "EBR", "MULT18", "Fmax (MHz)", "100 MHz met",
-                        "build (s)"],
-                       [[b["n_pe"], f"{b['luts']:,}", f"{b['ffs']:,}", b["ebr"], b["mult18"],
-                         f"{b['fmax_mhz']:.1f}", "yes" if b["timing_met"] else "no",
-                         f"{b['seconds']:.0f}"] for b in fpga["builds"]]), ""]
+                "`board_hw` to fit the device's 208 block RAMs (per PE: 64-bit words, "
+                "pointers, activations, bias words; accumulator bits).", "",
+                _table(["PEs", "memories per PE", "LUT4", "FF", "EBR", "MULT18", "Fmax (MHz)",
+                        "100 MHz met", "build (s)"],
+                       [[b["n_pe"], _memories(b.get("hw")), f"{b['luts']:,}", f"{b['ffs']:,}",
+                         b["ebr"], b["mult18"], f"{b['fmax_mhz']:.1f}",
+                         "yes" if b["timing_met"] else "no", f"{b['seconds']:.0f}"]
+                        for b in fpga["builds"]]), ""]
 
     t3 = results.get("table3")
     if t3:
@@ -237,3 +239,10 @@ def write_markdown(results, path, plots, command):
                         ["golden + cycle model, one input", f"{comp['simulate_s']:.2f}"]]), ""]
     path.write_text("\n".join(out))
     return path
+
+
+def _memories(hw):
+    if not hw:
+        return ""
+    return (f"{hw['spmat_words']}, {hw['ptr_depth']}, {hw['act_depth']}, {hw['bias_depth']}; "
+            f"{hw['acc_width']} bit")
