@@ -152,8 +152,8 @@ class Timing:
     ``arith_drain`` (8)
         An entry issued at cycle ``c`` has its word address registered at
         ``c + 1`` (it fans out to the block RAMs), is read at ``c + 2`` (the block
-        RAMs' output registered twice: at ``c + 3`` next to them, then next to
-        the decode), it is decoded at ``c + 4``, multiplied at ``c + 5`` while its
+        RAMs' output registered next to them), its byte selected and
+        registered at ``c + 3``, it is decoded at ``c + 4``, multiplied at ``c + 5`` while its
         accumulator is read, registered at ``c + 6`` and has written its
         accumulator at cycle ``c + 7``; the PE is idle from ``c + 8``.
     ``writeback_latency`` (7)

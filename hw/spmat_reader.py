@@ -7,8 +7,9 @@ back to back across column and word boundaries: the address of a new column's
 first entry comes from the queue head (the read-ahead), the others from a
 counter.  The entry address is registered before it drives the memory (it fans
 out to every block RAM), the 64-bit word that holds the issued entry is read
-the cycle after, its output is registered twice (near the block RAMs, then near
-the decode), and the next cycle selects the byte and decodes it: ``v`` (codebook index) and the local row
+the cycle after, its output is registered (next to the block RAMs), the next
+cycle selects and registers the entry's byte, and the cycle after that decodes
+it: ``v`` (codebook index) and the local row
 ``r = r_prev + z + 1`` (``r = z`` for a column's first entry).
 """
 
@@ -130,12 +131,12 @@ class SpmatReader(wiring.Component):
             i_value.eq(Mux(take, self.head.value, value)),
         ]
         m.d.comb += [rp.addr.eq(i_addr[3:]), rp.en.eq(1)]
-        # Word read (cycle c + 2): the block RAMs' outputs are registered twice.
-        # Yosys builds a deep memory from narrow block RAMs (4096 x 4, say), so
-        # the word's bits come from block RAMs spread over the device with no
+        # Word read (cycle c + 2): the block RAMs' output is registered.  Yosys
+        # builds a deep memory from narrow block RAMs (4096 x 4, say), so the
+        # word's bits come from block RAMs spread over the device with no
         # multiplexer; their clock-to-output time (5.8 ns) leaves no room for a
-        # route across it, so the first register can sit next to its block RAM
-        # and the second next to the decode.
+        # route across it, so the word register sits next to them and the byte
+        # is selected from it a cycle later.
         a_valid = Signal()
         a_sel = Signal(3)
         a_first = Signal()
@@ -143,7 +144,8 @@ class SpmatReader(wiring.Component):
         m.d.sync += [
             a_valid.eq(i_valid), a_sel.eq(i_addr[:3]), a_first.eq(i_first), a_value.eq(i_value),
         ]
-        # Carry (cycle c + 3).
+        # Byte select (cycle c + 3): the entry is registered, so the decode
+        # and the codebook lookup start from 8 registers.
         s_valid = Signal()
         s_sel = Signal(3)
         s_first = Signal()
@@ -153,17 +155,15 @@ class SpmatReader(wiring.Component):
             s_valid.eq(a_valid), s_sel.eq(a_sel), s_first.eq(a_first), s_value.eq(a_value),
             word_near.eq(rp.data),
         ]
-        # Decode (cycle c + 4): select the byte, relative row.
+        # Decode (cycle c + 4): relative row, codebook lookup.
         b_valid = Signal()
-        b_sel = Signal(3)
         b_first = Signal()
         b_value = Signal(signed(ACT_BITS))
-        word = Signal(WORD_BITS)
+        entry = Signal(8)
         m.d.sync += [
-            b_valid.eq(s_valid), b_sel.eq(s_sel), b_first.eq(s_first), b_value.eq(s_value),
-            word.eq(word_near),
+            b_valid.eq(s_valid), b_first.eq(s_first), b_value.eq(s_value),
+            entry.eq(word_near.word_select(s_sel, 8)),
         ]
-        entry = word.word_select(b_sel, 8)
         row_prev = Signal(g.act_addr_width)
         row = Signal(g.act_addr_width)
         m.d.comb += row.eq(Mux(b_first, 0, row_prev + 1) + entry[4:8])
