@@ -13,7 +13,7 @@ broadcast register.  A row without nonzeros is current for one cycle.
 Latency: fired at ``t``, broadcast at ``t + tree_stages + 1`` (``bcast_latency``).
 """
 
-from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.hdl import Cat, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -44,6 +44,8 @@ class Scanner(wiring.Component):
     act_data : In(ArrayLayout(signed(16), N))
         The row read, two cycles after ``scan_en`` (each PE registers its block
         RAM's output).
+    act_nz : In(N)
+        ``act_data[k] != 0``, registered in each PE with ``act_data``.
     all_credit : In(1)
         Every PE has a credit.
     fire : Out(1)
@@ -65,6 +67,7 @@ class Scanner(wiring.Component):
             "scan_en": Out(1),
             "scan_addr": Out(g.act_addr_width),
             "act_data": In(data.ArrayLayout(signed(ACT_BITS), n)),
+            "act_nz": In(n),
             "all_credit": In(1),
             "fire": Out(1),
             "bcast_valid": Out(1),
@@ -90,15 +93,20 @@ class Scanner(wiring.Component):
         # per cycle with the decision a cycle ahead: rows reach the current
         # row back to back.
         depth = PREFETCH
+        # A buffered row carries its nonzero mask and the facts the current row
+        # keeps about it, worked out as it is pushed (from the PEs' registered
+        # nonzero flags and the range mask computed with the read).
         row = data.StructLayout({"values": data.ArrayLayout(signed(ACT_BITS), n),
-                                 "base": g.col_width})
+                                 "base": g.col_width, "mask": n, "empty": 1, "last": 1})
         rd_issue = Signal()
         rd_addr = Signal(g.row_count_width)
         rd_base = Signal(g.col_width)
         d1_valid = Signal()
         d1_base = Signal(g.col_width)
+        d1_range = Signal(n)
         d2_valid = Signal()
         d2_base = Signal(g.col_width)
+        d2_range = Signal(n)
         buf = [Signal(row, name=f"buf{i}") for i in range(depth)]
         count = Signal(range(depth + 1))
         q_valid = Signal()              # count != 0
@@ -126,14 +134,17 @@ class Scanner(wiring.Component):
         pop = Signal()
         m.d.comb += pop.eq(load & q_valid)
 
-        left = Signal(signed(g.col_width + 1))
-        m.d.comb += left.eq(self.n_in - q_base)
-        q_mask = Signal(n)
-        for k in range(n):
-            m.d.comb += q_mask[k].eq((q_values[k] != 0) & (left > k))
+        def in_range(base):
+            # Which activations of the row at ``base`` are inputs: base + k < n_in.
+            left = Signal(signed(g.col_width + 1))
+            m.d.comb += left.eq(self.n_in - base)
+            return Cat(left > k for k in range(n))
 
         def at_most_one(mask):
             return (mask & (mask - 1)[:n]) == 0
+
+        p_mask = Signal(n)
+        m.d.comb += p_mask.eq(self.act_nz & d2_range)
 
         m.d.comb += [
             self.scan_en.eq(self.layer_go | rd_issue),
@@ -142,7 +153,8 @@ class Scanner(wiring.Component):
         with m.If(self.layer_go):
             m.d.sync += [
                 rd_issue.eq(self.rows_in > 1), rd_addr.eq(1), rd_base.eq(n),
-                d1_valid.eq(1), d1_base.eq(0), d2_valid.eq(0), count.eq(0), q_valid.eq(0),
+                d1_valid.eq(1), d1_base.eq(0), d1_range.eq(in_range(0)), d2_valid.eq(0),
+                count.eq(0), q_valid.eq(0),
                 cur_valid.eq(0), self.scan_done.eq(0),
             ]
         with m.Else():
@@ -157,8 +169,8 @@ class Scanner(wiring.Component):
                 addr_next.eq(rd_addr + rd_now),
             ]
             m.d.sync += [
-                d2_valid.eq(d1_valid), d2_base.eq(d1_base),
-                d1_valid.eq(rd_now), d1_base.eq(rd_base),
+                d2_valid.eq(d1_valid), d2_base.eq(d1_base), d2_range.eq(d1_range),
+                d1_valid.eq(rd_now), d1_base.eq(rd_base), d1_range.eq(in_range(rd_base)),
                 count.eq(count_next), q_valid.eq(count_next != 0),
                 rd_issue.eq((count_next + d1_valid + rd_now < depth) & (addr_next < self.rows_in)),
             ]
@@ -169,7 +181,11 @@ class Scanner(wiring.Component):
             wpos = count - pop
             for i in range(depth):
                 with m.If(push & (wpos == i)):
-                    m.d.sync += [buf[i].values.eq(self.act_data), buf[i].base.eq(d2_base)]
+                    m.d.sync += [
+                        buf[i].values.eq(self.act_data), buf[i].base.eq(d2_base),
+                        buf[i].mask.eq(p_mask), buf[i].empty.eq(p_mask == 0),
+                        buf[i].last.eq(at_most_one(p_mask)),
+                    ]
                 if i + 1 < depth:
                     with m.Elif(pop):
                         m.d.sync += buf[i].eq(buf[i + 1])
@@ -180,8 +196,8 @@ class Scanner(wiring.Component):
             with m.If(load):
                 with m.If(q_valid):
                     m.d.sync += [
-                        cur_valid.eq(1), cur_values.eq(q_values), cur_mask.eq(q_mask),
-                        cur_empty.eq(q_mask == 0), cur_last.eq(at_most_one(q_mask)),
+                        cur_valid.eq(1), cur_values.eq(q_values), cur_mask.eq(buf[0].mask),
+                        cur_empty.eq(buf[0].empty), cur_last.eq(buf[0].last),
                         cur_base.eq(q_base),
                     ]
                 with m.Else():

@@ -36,6 +36,7 @@ def test_broadcast_order_and_timing(n_pe, n_in):
             if reg is not None:        # data two cycles after the address
                 for k in range(n_pe):
                     ctx.set(dut.act_data[k], int(memory[reg * n_pe + k]))
+                    ctx.set(dut.act_nz[k], int(memory[reg * n_pe + k] != 0))
             reg = addr
             ctx.set(dut.all_credit, cyc not in stall)
             await ctx.delay(1e-9)
