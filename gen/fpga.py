@@ -63,7 +63,7 @@ def _ebr(depth, width):
 def ebr_estimate(hw):
     """Block RAMs an EIE instance takes: per PE, its block-RAM memories."""
     per_pe = (_ebr(hw.spmat_words, 64) + 2 * _ebr(hw.ptr_depth // 2, hw.ptr_width)
-              + _ebr(2 * hw.act_depth, 16) + _ebr(hw.act_depth, hw.acc_width)
+              + _ebr(2 * hw.act_depth, 17) + _ebr(hw.act_depth, hw.acc_width)
               + (_ebr(hw.bias_depth, hw.acc_width) if hw.bias_depth else 0))
     return hw.n_pe * per_pe
 

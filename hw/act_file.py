@@ -5,6 +5,11 @@ source (its local input activations, read by the scanner), bank ``~src`` its
 destination (written by writeback).  The control unit flips ``src`` every
 layer, so a layer's output is the next layer's input without a copy.  Between
 runs the host reads and writes both banks through the same ports.
+
+Each word stores the activation and a nonzero flag (bit 16: the ECP5 block
+RAM is 18 bits wide in this shape, so the flag is free), worked out where the
+value is written: the scanner's nonzero mask then comes straight from the
+block RAM's output register, with no logic after its clock-to-output time.
 """
 
 from amaranth.hdl import Cat, Module, Mux, signed
@@ -30,7 +35,8 @@ class ActFile(wiring.Component):
         Bank the running layer reads; writes go to the other bank.
     rd_en, rd_addr : In
         Read local index ``rd_addr`` of the source bank; ``rd_data`` holds the
-        value from the next cycle until the next read.
+        value from the next cycle until the next read, ``rd_nz`` its nonzero
+        flag.
     wr_en, wr_addr, wr_data : In
         Write local row ``wr_addr`` of the destination bank.
     host_mode : In(1)
@@ -47,6 +53,7 @@ class ActFile(wiring.Component):
             "rd_en": In(1),
             "rd_addr": In(g.act_addr_width),
             "rd_data": Out(signed(ACT_BITS)),
+            "rd_nz": Out(1),
             "wr_en": In(1),
             "wr_addr": In(g.act_addr_width),
             "wr_data": In(signed(ACT_BITS)),
@@ -61,7 +68,7 @@ class ActFile(wiring.Component):
         m = Module()
         g = self._g
         depth = g.hw.act_depth
-        m.submodules.mem = mem = Memory(shape=signed(ACT_BITS), depth=2 * depth, init=[])
+        m.submodules.mem = mem = Memory(shape=ACT_BITS + 1, depth=2 * depth, init=[])
         rp = mem.read_port()
         wp = mem.write_port()
 
@@ -74,9 +81,11 @@ class ActFile(wiring.Component):
         m.d.comb += [
             rp.addr.eq(Mux(self.host_mode, self.host_addr, bank_addr(self.src, self.rd_addr))),
             rp.en.eq(Mux(self.host_mode, self.host_re, self.rd_en)),
-            self.rd_data.eq(rp.data),
+            self.rd_data.eq(rp.data[:ACT_BITS]),
+            self.rd_nz.eq(rp.data[ACT_BITS]),
             wp.addr.eq(Mux(self.host_mode, self.host_addr, bank_addr(~self.src, self.wr_addr))),
-            wp.data.eq(Mux(self.host_mode, self.host_data, self.wr_data)),
+            wp.data.eq(Mux(self.host_mode, Cat(self.host_data, self.host_data != 0),
+                           Cat(self.wr_data, self.wr_data != 0))),
             wp.en.eq(Mux(self.host_mode, self.host_we, self.wr_en)),
         ]
         return m

@@ -225,7 +225,7 @@ class EIE(wiring.Component):
             for k in range(n):
                 act_q = Signal(signed(16), name=f"host_act{k}")
                 nz_q = Signal(name=f"act_nz{k}")
-                m.d.sync += [act_q.eq(pes[k].act_data), nz_q.eq(pes[k].act_data != 0)]
+                m.d.sync += [act_q.eq(pes[k].act_data), nz_q.eq(pes[k].act_nz)]
                 m.d.comb += [scanner.act_data[k].eq(act_q), scanner.act_nz[k].eq(nz_q)]
                 with m.Case(k):
                     m.d.comb += act.eq(act_q)

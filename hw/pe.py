@@ -45,8 +45,9 @@ class PE(wiring.Component):
         if none does (:class:`~eie.hw.act_queue.ActQueue`).
     layer : In(Geometry.layer_layout)
         The running layer's parameters.
-    scan_en, scan_addr : In; act_data : Out
-        Source activation read (scanner), also the host's read data.
+    scan_en, scan_addr : In; act_data, act_nz : Out
+        Source activation read (scanner), also the host's read data, and its
+        nonzero flag (stored with it).
     wb_valid, wb_row : In
         Writeback of a local row.
     host_* : In
@@ -71,6 +72,7 @@ class PE(wiring.Component):
             "scan_en": In(1),
             "scan_addr": In(g.act_addr_width),
             "act_data": Out(signed(ACT_BITS)),
+            "act_nz": Out(1),
             "wb_valid": In(1),
             "wb_row": In(g.act_addr_width),
             "host_mode": In(1),
@@ -133,6 +135,7 @@ class PE(wiring.Component):
             acts.rd_en.eq(self.scan_en),
             acts.rd_addr.eq(self.scan_addr),
             self.act_data.eq(acts.rd_data),
+            self.act_nz.eq(acts.rd_nz),
             acts.wr_en.eq(arith.y_valid),
             acts.wr_addr.eq(arith.y_row),
             acts.wr_data.eq(arith.y),

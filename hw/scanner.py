@@ -45,7 +45,8 @@ class Scanner(wiring.Component):
         The row read, two cycles after ``scan_en`` (each PE registers its block
         RAM's output).
     act_nz : In(N)
-        ``act_data[k] != 0``, registered in each PE with ``act_data``.
+        ``act_data[k] != 0`` (stored with the activation, registered in each
+        PE with ``act_data``).
     all_credit : In(1)
         Every PE has a credit.
     fire : Out(1)

@@ -18,7 +18,7 @@ def test_banks_swap_and_host_access(depth):
         for a in range(2 * depth):            # host fills both banks
             ctx.set(dut.host_we, 1)
             ctx.set(dut.host_addr, a)
-            ctx.set(dut.host_data, 100 + a)
+            ctx.set(dut.host_data, 100 + a if a % 3 else 0)
             await ctx.tick()
         ctx.set(dut.host_we, 0)
         ctx.set(dut.host_mode, 0)
@@ -28,7 +28,9 @@ def test_banks_swap_and_host_access(depth):
             ctx.set(dut.rd_addr, 3)
             await ctx.tick()
             ctx.set(dut.rd_en, 0)
-            assert ctx.get(dut.rd_data) == 100 + src * depth + 3
+            a = src * depth + 3
+            assert ctx.get(dut.rd_data) == (100 + a if a % 3 else 0)
+            assert ctx.get(dut.rd_nz) == bool(a % 3)      # the stored nonzero flag
             ctx.set(dut.wr_en, 1)                 # writes go to the other bank
             ctx.set(dut.wr_addr, 2)
             ctx.set(dut.wr_data, -7 - src)
@@ -40,5 +42,6 @@ def test_banks_swap_and_host_access(depth):
             ctx.set(dut.host_addr, bank * depth + 2)
             await ctx.tick()
             assert ctx.get(dut.rd_data) == -7 - (1 - bank)
+            assert ctx.get(dut.rd_nz) == 1
 
     run_sim(dut, tb)
