@@ -149,25 +149,27 @@ class Timing:
         has fewer than this many items fired but not yet popped, so that
         ``fifo_depth`` items can wait in a queue beyond those in flight.  This
         is also the physical depth of the queue.
-    ``arith_drain`` (8)
+    ``arith_drain`` (10)
         An entry issued at cycle ``c`` has its word address registered at
-        ``c + 1`` (it fans out to the block RAMs), is read at ``c + 2`` (the block
-        RAMs' output registered next to them), its byte selected and
-        registered at ``c + 3``, it is decoded at ``c + 4``, multiplied at ``c + 5`` while its
-        accumulator is read, registered at ``c + 6`` and has written its
-        accumulator at cycle ``c + 7``; the PE is idle from ``c + 8``.
-    ``writeback_latency`` (7)
+        ``c + 1`` (it fans out to the block RAMs), is read at ``c + 2`` (the
+        block RAMs' output registered twice, at ``c + 3`` next to them), its
+        byte selected and registered at ``c + 4``, it is decoded at ``c + 5``,
+        multiplied at ``c + 6`` while its accumulator is read, the product and
+        the accumulator are registered at ``c + 7`` and ``c + 8``, and it has
+        written its accumulator at cycle ``c + 9``; the PE is idle from
+        ``c + 10``.
+    ``writeback_latency`` (8)
         Writeback reads accumulator row ``r`` at ``w0 + r`` and writes the
-        output activation at ``w0 + r + 7``: one cycle for the read, one for
-        the registered block-RAM outputs (accumulator and bias), one for their
-        sum, four for the output stage (rounding, two shift steps, saturation
+        output activation at ``w0 + r + 8``: one cycle for the read, two for
+        the block-RAM outputs (accumulator and bias) registered twice, one for
+        their sum, four for the output stage (rounding, two shift steps, saturation
         and ReLU), pipelined for the clock rate.
     """
 
     scan_start = 4
     bcast_stages = 1
-    arith_drain = 8
-    writeback_latency = 7
+    arith_drain = 10
+    writeback_latency = 8
 
     def __init__(self, hw):
         self.n_pe = hw.n_pe

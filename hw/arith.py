@@ -1,11 +1,12 @@
 """Arithmetic unit: multiply, accumulate into the local rows, and write back.
 
 Compute: the weight ``S[v]`` and the activation are multiplied (cycle
-``c + 5`` of an entry issued at ``c``) while the accumulator of the entry's row
-is read; the product and the accumulator are registered, and the cycle after
-adds and writes back.  The read misses the two updates still in flight, so
-the accumulate stage forwards its last two results (an entry's row may repeat
-one or two entries later: the last of a column and the first of the next).
+``c + 6`` of an entry issued at ``c``) while the accumulator of the entry's row
+is read; the product and the accumulator are registered twice, and the cycle
+after adds and writes back.  The read misses the three updates still in
+flight, so the accumulate stage forwards its last three results (an entry's
+row may repeat one to three entries later: the last of a column and the first
+of the next).
 
 Writeback: once the layer's compute is over, the control unit walks the local
 rows; each is read with its bias, rounded, shifted, saturated and passed
@@ -92,7 +93,7 @@ class OutputStage(wiring.Component):
 
 #: Cycles from a writeback read to its output activation: the accumulator and
 #: bias read, their registered outputs, the sum, then the output stage.
-WRITEBACK_LATENCY = 3 + OutputStage.LATENCY
+WRITEBACK_LATENCY = 4 + OutputStage.LATENCY
 
 
 class ArithUnit(wiring.Component):
@@ -107,7 +108,7 @@ class ArithUnit(wiring.Component):
     Members
     -------
     entry_valid, entry_row, entry_value, weight : In
-        A decoded entry and its weight ``S[v]`` (cycle ``c + 5``).
+        A decoded entry and its weight ``S[v]`` (cycle ``c + 6``).
     idle : Out(1)
         No product waiting to be accumulated.
     wb_valid, wb_row : In
@@ -122,7 +123,7 @@ class ArithUnit(wiring.Component):
         Host write of bias word ``host_addr``.
 
     One accumulation per cycle; the accumulator of an entry issued at ``c`` is
-    written at ``c + 7``.
+    written at ``c + 9``.
     """
 
     def __init__(self, geometry, bias_init=None):
@@ -157,14 +158,17 @@ class ArithUnit(wiring.Component):
         acc_wp = acc.write_port()
         acc_rp = acc.read_port()
 
-        # Every block-RAM output (accumulator, bias) is registered before any
-        # logic: the ECP5's EBR clock-to-output time leaves no room for an adder.
+        # Every block-RAM output (accumulator, bias) is registered twice before
+        # any logic: the ECP5's EBR clock-to-output time leaves no room for an
+        # adder, nor for a route across the device, so the first register's
+        # only load is the second (the placer puts it near its block RAM).
         #
-        # Multiply (c + 5) while the accumulator is read; the product and the
-        # accumulator are registered (c + 6 and c + 7), then added and written
-        # back at c + 7.  The read misses the two updates still in flight
-        # (written at c + 5 and c + 6 by the entries two and one ahead), so the
-        # accumulate stage forwards its last two results, the newer one first.
+        # Multiply (c + 6) while the accumulator is read; the product is
+        # registered (c + 7, c + 8), the accumulator twice (c + 7, c + 8), then
+        # they are added and written back at c + 9.  The read misses the three
+        # updates still in flight (written at c + 6, c + 7 and c + 8 by the
+        # entries three, two and one ahead), so the accumulate stage forwards
+        # its last three results, the newest first.
         p_valid = Signal()
         p_row = Signal(g.act_addr_width)
         product = Signal(signed(ACT_BITS + WEIGHT_BITS))
@@ -177,40 +181,52 @@ class ArithUnit(wiring.Component):
             acc_rp.addr.eq(Mux(self.wb_valid, self.wb_row, self.entry_row)),
             acc_rp.en.eq(1),
         ]
+        acc_near = Signal(acc_shape)
+        r_valid = Signal()
+        r_row = Signal(g.act_addr_width)
+        r_product = Signal.like(product)
+        m.d.sync += [
+            acc_near.eq(acc_rp.data),
+            r_valid.eq(p_valid), r_row.eq(p_row), r_product.eq(product),
+        ]
         acc_q = Signal(acc_shape)
         q_valid = Signal()
         q_row = Signal(g.act_addr_width)
         q_product = Signal.like(product)
         m.d.sync += [
-            acc_q.eq(acc_rp.data),
-            q_valid.eq(p_valid), q_row.eq(p_row), q_product.eq(product),
+            acc_q.eq(acc_near),
+            q_valid.eq(r_valid), q_row.eq(r_row), q_product.eq(r_product),
         ]
 
-        # Accumulate (c + 7), forwarding the results of the two cycles before.
-        # Which one to forward is decided a cycle ahead, when the entry's row
-        # is compared with the rows of the two entries before it (then in the
-        # accumulate and register stages), so the adder's operand is a 3-way
-        # choice of registers.
-        last1_valid = Signal()
-        last1_row = Signal(g.act_addr_width)
-        last1_sum, last2_sum = Signal(acc_shape), Signal(acc_shape)
-        fwd1, fwd2 = Signal(), Signal()
+        # Accumulate (c + 9), forwarding the results of the three cycles
+        # before.  Which one to forward is decided a cycle ahead, when the
+        # entry's row is compared with the rows of the three entries before it
+        # (then in the accumulate stage and the two result registers), so the
+        # adder's operand is a 4-way choice of registers.
+        last1_valid, last2_valid = Signal(), Signal()
+        last1_row, last2_row = Signal(g.act_addr_width), Signal(g.act_addr_width)
+        last1_sum, last2_sum, last3_sum = (Signal(acc_shape, name=f"last{i}_sum")
+                                           for i in (1, 2, 3))
+        fwd1, fwd2, fwd3 = Signal(), Signal(), Signal()
         m.d.sync += [
-            fwd1.eq(q_valid & (q_row == p_row)),
-            fwd2.eq(last1_valid & (last1_row == p_row)),
+            fwd1.eq(q_valid & (q_row == r_row)),
+            fwd2.eq(last1_valid & (last1_row == r_row)),
+            fwd3.eq(last2_valid & (last2_row == r_row)),
         ]
-        old = Mux(fwd1, last1_sum, Mux(fwd2, last2_sum, acc_q))
+        old = Mux(fwd1, last1_sum, Mux(fwd2, last2_sum, Mux(fwd3, last3_sum, acc_q)))
         new = Signal(acc_shape)
         m.d.comb += new.eq(old + q_product)
         m.d.sync += [
             last1_valid.eq(q_valid), last1_row.eq(q_row), last1_sum.eq(new),
-            last2_sum.eq(last1_sum),
+            last2_valid.eq(last1_valid), last2_row.eq(last1_row), last2_sum.eq(last1_sum),
+            last3_sum.eq(last2_sum),
         ]
-        m.d.comb += self.idle.eq(~p_valid & ~q_valid)
+        m.d.comb += self.idle.eq(~p_valid & ~r_valid & ~q_valid)
 
-        # Writeback: row read at w; accumulator and bias registered and the
-        # accumulator cleared at w + 1; their sum registered at w + 2; the
-        # activation is handed over at w + WRITEBACK_LATENCY.
+        # Writeback: row read at w; the accumulator cleared at w + 1;
+        # accumulator and bias registered at w + 1 and w + 2; their sum
+        # registered at w + 3; the activation is handed over at
+        # w + WRITEBACK_LATENCY.
         wb1_valid = Signal()
         wb1_row = Signal(g.act_addr_width)
         m.d.sync += [wb1_valid.eq(self.wb_valid), wb1_row.eq(self.wb_row)]
@@ -226,21 +242,25 @@ class ArithUnit(wiring.Component):
                 bias_wp.en.eq(self.host_we),
                 bias_rp.addr.eq(self.bias_base + self.wb_row), bias_rp.en.eq(1),
             ]
-            m.d.sync += bias_q.eq(Mux(self.has_bias, bias_rp.data, 0))
+            bias_near = Signal(acc_shape)
+            m.d.sync += [bias_near.eq(bias_rp.data), bias_q.eq(Mux(self.has_bias, bias_near, 0))]
         wb2_valid = Signal()
         wb2_row = Signal(g.act_addr_width)
-        m.d.sync += [wb2_valid.eq(wb1_valid), wb2_row.eq(wb1_row)]
+        wb3_valid = Signal()
+        wb3_row = Signal(g.act_addr_width)
+        m.d.sync += [wb2_valid.eq(wb1_valid), wb2_row.eq(wb1_row),
+                     wb3_valid.eq(wb2_valid), wb3_row.eq(wb2_row)]
         # The sum is registered, then rounded, shifted, saturated (OutputStage).
         m.submodules.out = out = OutputStage(g.hw.acc_width + 1, g.shift_width)
         m.d.sync += [
-            out.valid.eq(wb2_valid),
+            out.valid.eq(wb3_valid),
             out.x.eq(acc_q + bias_q),
             out.shift.eq(self.shift),
             out.relu.eq(self.relu),
         ]
-        rows = [wb2_row]
+        rows = [wb3_row]
         for n in range(OutputStage.LATENCY + 1):
-            row = Signal(g.act_addr_width, name=f"wb_row_d{n + 3}")
+            row = Signal(g.act_addr_width, name=f"wb_row_d{n + 4}")
             m.d.sync += row.eq(rows[-1])
             rows.append(row)
         m.d.comb += [self.y_valid.eq(out.y_valid), self.y_row.eq(rows[-1]), self.y.eq(out.y)]

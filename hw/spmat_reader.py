@@ -7,9 +7,9 @@ back to back across column and word boundaries: the address of a new column's
 first entry comes from the queue head (the read-ahead), the others from a
 counter.  The entry address is registered before it drives the memory (it fans
 out to every block RAM), the 64-bit word that holds the issued entry is read
-the cycle after, its output is registered (next to the block RAMs), the next
-cycle selects and registers the entry's byte, and the cycle after that decodes
-it: ``v`` (codebook index) and the local row
+the cycle after, its output is registered twice (the first register next to
+the block RAMs), the next cycle selects and registers the entry's byte, and the
+cycle after that decodes it: ``v`` (codebook index) and the local row
 ``r = r_prev + z + 1`` (``r = z`` for a column's first entry).
 """
 
@@ -43,7 +43,7 @@ class SpmatReader(wiring.Component):
         Pop the head: at once for an empty column, else when the last entry
         of the previous column has been issued.
     entry_valid, entry_index, entry_row, entry_value, entry_weight : Out
-        Five cycles after an entry is issued: its codebook index, its local
+        Six cycles after an entry is issued: its codebook index, its local
         row, the column's activation value and its weight.
     lookup_index : Out(4); lookup_weight : In(signed(16))
         The codebook lookup during decode (asynchronous codebook read): the
@@ -55,7 +55,7 @@ class SpmatReader(wiring.Component):
         Host write of memory word ``host_addr``.
 
     One entry per cycle in steady state, including across column and word
-    boundaries; latency 5 from issue to the decoded entry.
+    boundaries; latency 6 from issue to the decoded entry.
     """
 
     def __init__(self, geometry, init=None):
@@ -131,12 +131,13 @@ class SpmatReader(wiring.Component):
             i_value.eq(Mux(take, self.head.value, value)),
         ]
         m.d.comb += [rp.addr.eq(i_addr[3:]), rp.en.eq(1)]
-        # Word read (cycle c + 2): the block RAMs' output is registered.  Yosys
-        # builds a deep memory from narrow block RAMs (4096 x 4, say), so the
-        # word's bits come from block RAMs spread over the device with no
+        # Word read (cycle c + 2): the block RAMs' output is registered twice.
+        # Yosys builds a deep memory from narrow block RAMs (4096 x 4, say), so
+        # the word's bits come from block RAMs spread over the device with no
         # multiplexer; their clock-to-output time (5.8 ns) leaves no room for a
-        # route across it, so the word register sits next to them and the byte
-        # is selected from it a cycle later.
+        # route across it, so the first register's only load is the second
+        # (the placer puts it near its block RAM), and the byte is selected
+        # from the second.
         a_valid = Signal()
         a_sel = Signal(3)
         a_first = Signal()
@@ -144,25 +145,35 @@ class SpmatReader(wiring.Component):
         m.d.sync += [
             a_valid.eq(i_valid), a_sel.eq(i_addr[:3]), a_first.eq(i_first), a_value.eq(i_value),
         ]
-        # Byte select (cycle c + 3): the entry is registered, so the decode
+        # Carry (cycle c + 3).
+        c_valid = Signal()
+        c_sel = Signal(3)
+        c_first = Signal()
+        c_value = Signal(signed(ACT_BITS))
+        word_near = Signal(WORD_BITS)
+        m.d.sync += [
+            c_valid.eq(a_valid), c_sel.eq(a_sel), c_first.eq(a_first), c_value.eq(a_value),
+            word_near.eq(rp.data),
+        ]
+        # Byte select (cycle c + 4): the entry is registered, so the decode
         # and the codebook lookup start from 8 registers.
         s_valid = Signal()
         s_sel = Signal(3)
         s_first = Signal()
         s_value = Signal(signed(ACT_BITS))
-        word_near = Signal(WORD_BITS)
+        word = Signal(WORD_BITS)
         m.d.sync += [
-            s_valid.eq(a_valid), s_sel.eq(a_sel), s_first.eq(a_first), s_value.eq(a_value),
-            word_near.eq(rp.data),
+            s_valid.eq(c_valid), s_sel.eq(c_sel), s_first.eq(c_first), s_value.eq(c_value),
+            word.eq(word_near),
         ]
-        # Decode (cycle c + 4): relative row, codebook lookup.
+        # Decode (cycle c + 5): relative row, codebook lookup.
         b_valid = Signal()
         b_first = Signal()
         b_value = Signal(signed(ACT_BITS))
         entry = Signal(8)
         m.d.sync += [
             b_valid.eq(s_valid), b_first.eq(s_first), b_value.eq(s_value),
-            entry.eq(word_near.word_select(s_sel, 8)),
+            entry.eq(word.word_select(s_sel, 8)),
         ]
         row_prev = Signal(g.act_addr_width)
         row = Signal(g.act_addr_width)
@@ -177,6 +188,6 @@ class SpmatReader(wiring.Component):
             self.entry_value.eq(b_value),
             self.entry_weight.eq(self.lookup_weight),
         ]
-        m.d.comb += self.idle.eq(free & ~i_valid & ~a_valid & ~s_valid & ~b_valid
+        m.d.comb += self.idle.eq(free & ~i_valid & ~a_valid & ~c_valid & ~s_valid & ~b_valid
                                   & ~self.entry_valid)
         return m

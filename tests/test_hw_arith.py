@@ -58,9 +58,10 @@ def test_accumulate_bypass_bias_and_writeback():
     hw = HwConfig(n_pe=1, spmat_words=8, ptr_depth=8, act_depth=8, bias_depth=8, acc_width=40)
     bias = [int(b) for b in rng.integers(-1000, 1000, 8)]
     dut = ArithUnit(Geometry(hw), bias_init=bias)
-    # Back-to-back entries on the same row, rows revisited one, two and three
-    # cycles apart (forwarded twice, once, then read from memory).
-    rows = [0, 0, 0, 1, 0, 1, 2, 2, 7, 7, 3, 7, 4, 5, 6, 4, 5, 4]
+    # Back-to-back entries on the same row, rows revisited one to four cycles
+    # apart (forwarded from each of the three result registers, then read
+    # from memory).
+    rows = [0, 0, 0, 1, 0, 1, 2, 2, 7, 7, 3, 7, 4, 5, 6, 4, 5, 4, 1, 3, 2, 6, 1]
     weights = [int(w) for w in rng.integers(-30000, 30000, len(rows))]
     values = [int(v) for v in rng.integers(-30000, 30000, len(rows))]
     acc = np.zeros(8, dtype=np.int64)
@@ -76,7 +77,7 @@ def test_accumulate_bypass_bias_and_writeback():
             ctx.set(dut.entry_value, v)
             await ctx.tick()
         ctx.set(dut.entry_valid, 0)
-        await ctx.tick().repeat(2)
+        await ctx.tick().repeat(3)
         assert ctx.get(dut.idle)
         ctx.set(dut.shift, 20)
         ctx.set(dut.has_bias, 1)
