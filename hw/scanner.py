@@ -3,12 +3,13 @@
 Local address ``m`` of every PE's source file together holds activations
 ``m*N .. m*N+N-1`` (a *row*).  The scanner reads rows ahead of use (row 0 at
 the layer's cycle 0; each read is registered next to its block RAM and again
-in the scanner's prefetch buffer, so row 0 is current at cycle 4), makes it the *current row* with its nonzero
-mask (every PE's local leading-nonzero detect: ``a != 0`` and ``m*N+k < n_in``),
-and offers its lowest set bit each cycle.  When every PE has a credit the item
-*fires*: its bit is cleared, and it enters the pipelined quaternary LNZD tree
-(:class:`~eie.hw.lnzd.LnzdTree`), whose root carries the value and ``j`` to the
-broadcast register.  A row without nonzeros is current for one cycle.
+in the scanner's prefetch buffer, so row 0 is current at cycle 4), makes it
+the *current row* with its nonzero mask (every PE's local leading-nonzero
+detect: ``a != 0`` and ``m*N+k < n_in``), and offers its lowest set bit each
+cycle.  When every PE has a credit the item *fires*: its bit is cleared, and
+it enters the pipelined quaternary LNZD tree
+(:class:`~eie.hw.lnzd.LnzdTree`), whose root carries the value and ``j`` to
+the broadcast register.  A row without nonzeros is current for one cycle.
 
 Latency: fired at ``t``, broadcast at ``t + tree_stages + 1`` (``bcast_latency``).
 """
