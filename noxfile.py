@@ -23,7 +23,7 @@ def lint(session):
 def bench(session):
     """Every benchmark in one run: BENCHMARKS.md, its plots in docs/bench and bench.json.
 
-    Includes the FPGA builds (about 20 minutes) and records them as the
+    Includes the FPGA builds (52 minutes on 2 cores, 39 for 16 PEs) and records them as the
     package's reference Fmax.  ``nox -s bench -- --quick`` is a smoke run
     (then pass ``--suite`` to skip the FPGA builds).
     """
