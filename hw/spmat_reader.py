@@ -14,7 +14,7 @@ cycle after that decodes it: ``v`` (codebook index) and the local row
 """
 
 from amaranth.hdl import Module, Mux, Signal, signed, unsigned
-from amaranth.lib import wiring
+from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
@@ -138,56 +138,45 @@ class SpmatReader(wiring.Component):
         # route across it, so the first register's only load is the second
         # (the placer puts it near its block RAM), and the byte is selected
         # from the second.
-        a_valid = Signal()
-        a_sel = Signal(3)
-        a_first = Signal()
-        a_value = Signal(signed(ACT_BITS))
-        m.d.sync += [
-            a_valid.eq(i_valid), a_sel.eq(i_addr[:3]), a_first.eq(i_first), a_value.eq(i_value),
-        ]
+        # What travels with the word down the pipeline, one register per stage.
+        tag_layout = data.StructLayout({"valid": 1, "sel": 3, "first": 1,
+                                        "value": signed(ACT_BITS)})
+
+        def delayed(src, name):
+            tag = Signal(tag_layout, name=name)
+            m.d.sync += tag.eq(src)
+            return tag
+
+        tag_i = Signal(tag_layout)
+        m.d.comb += [tag_i.valid.eq(i_valid), tag_i.sel.eq(i_addr[:3]),
+                     tag_i.first.eq(i_first), tag_i.value.eq(i_value)]
+        tag_a = delayed(tag_i, "tag_a")
         # Carry (cycle c + 3).
-        c_valid = Signal()
-        c_sel = Signal(3)
-        c_first = Signal()
-        c_value = Signal(signed(ACT_BITS))
+        tag_c = delayed(tag_a, "tag_c")
         word_near = Signal(WORD_BITS)
-        m.d.sync += [
-            c_valid.eq(a_valid), c_sel.eq(a_sel), c_first.eq(a_first), c_value.eq(a_value),
-            word_near.eq(rp.data),
-        ]
+        m.d.sync += word_near.eq(rp.data)
         # Byte select (cycle c + 4): the entry is registered, so the decode
         # and the codebook lookup start from 8 registers.
-        s_valid = Signal()
-        s_sel = Signal(3)
-        s_first = Signal()
-        s_value = Signal(signed(ACT_BITS))
+        tag_s = delayed(tag_c, "tag_s")
         word = Signal(WORD_BITS)
-        m.d.sync += [
-            s_valid.eq(c_valid), s_sel.eq(c_sel), s_first.eq(c_first), s_value.eq(c_value),
-            word.eq(word_near),
-        ]
+        m.d.sync += word.eq(word_near)
         # Decode (cycle c + 5): relative row, codebook lookup.
-        b_valid = Signal()
-        b_first = Signal()
-        b_value = Signal(signed(ACT_BITS))
+        tag_b = delayed(tag_s, "tag_b")
         entry = Signal(8)
-        m.d.sync += [
-            b_valid.eq(s_valid), b_first.eq(s_first), b_value.eq(s_value),
-            entry.eq(word.word_select(s_sel, 8)),
-        ]
+        m.d.sync += entry.eq(word.word_select(tag_s.sel, 8))
         row_prev = Signal(g.act_addr_width)
         row = Signal(g.act_addr_width)
-        m.d.comb += row.eq(Mux(b_first, 0, row_prev + 1) + entry[4:8])
-        with m.If(b_valid):
+        m.d.comb += row.eq(Mux(tag_b.first, 0, row_prev + 1) + entry[4:8])
+        with m.If(tag_b.valid):
             m.d.sync += row_prev.eq(row)
         m.d.comb += self.lookup_index.eq(entry[0:4])
         m.d.sync += [
-            self.entry_valid.eq(b_valid),
+            self.entry_valid.eq(tag_b.valid),
             self.entry_index.eq(entry[0:4]),
             self.entry_row.eq(row),
-            self.entry_value.eq(b_value),
+            self.entry_value.eq(tag_b.value),
             self.entry_weight.eq(self.lookup_weight),
         ]
-        m.d.comb += self.idle.eq(free & ~i_valid & ~a_valid & ~c_valid & ~s_valid & ~b_valid
-                                  & ~self.entry_valid)
+        m.d.comb += self.idle.eq(free & ~i_valid & ~tag_a.valid & ~tag_c.valid & ~tag_s.valid
+                                  & ~tag_b.valid & ~self.entry_valid)
         return m
