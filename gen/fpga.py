@@ -18,6 +18,7 @@ from pathlib import Path
 
 from ..config import HwConfig
 from ..errors import EieError
+from ..hw.bram import dp16kd_blocks
 
 __all__ = ["BOARDS", "BoardSpec", "board_hw", "ebr_estimate", "synthesize", "parse_nextpnr_log",
            "MEASURED", "measured_builds", "measured_fmax", "record_builds"]
@@ -46,7 +47,6 @@ BOARDS = {
 }
 
 #: DP16KD aspect ratios (depth, width) of an ECP5 block RAM (18 Kbit).
-_EBR_SHAPES = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36))
 #: Accumulator width when 48-bit accumulators do not fit (a 512 x 36 block RAM).
 NARROW_ACC_WIDTH = 36
 #: Block RAMs kept free for the top (none used today; headroom for Yosys' choices).
@@ -54,10 +54,12 @@ EBR_RESERVE = 4
 
 
 def _ebr(depth, width):
-    """Block RAMs for a memory of ``depth`` x ``width`` (small ones go to LUT RAM)."""
-    if depth * width <= 1024 or depth <= 32:
-        return 0
-    return min(-(-depth // d) * -(-width // w) for d, w in _EBR_SHAPES)
+    """Block RAMs for a memory of ``depth`` x ``width`` (small ones go to LUT RAM).
+
+    The same count for the memories Yosys maps and for the block RAMs
+    :class:`~eie.hw.bram.BlockRAM` instantiates: the fewest DP16KD blocks.
+    """
+    return dp16kd_blocks(depth, width)
 
 
 def ebr_estimate(hw):

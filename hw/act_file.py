@@ -9,15 +9,15 @@ runs the host reads and writes both banks through the same ports.
 Each word stores the activation and a nonzero flag (bit 16: the ECP5 block
 RAM is 18 bits wide in this shape, so the flag is free), worked out where the
 value is written: the scanner's nonzero mask then comes straight from the
-block RAM's output register, with no logic after its clock-to-output time.
+block RAM's output register (:class:`~eie.hw.bram.BlockRAM`).
 """
 
 from amaranth.hdl import Cat, Module, Mux, signed
 from amaranth.lib import wiring
-from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..config import ACT_BITS
+from .bram import BlockRAM
 
 __all__ = ["ActFile"]
 
@@ -35,8 +35,8 @@ class ActFile(wiring.Component):
         Bank the running layer reads; writes go to the other bank.
     rd_en, rd_addr : In
         Read local index ``rd_addr`` of the source bank; ``rd_data`` holds the
-        value from the next cycle until the next read, ``rd_nz`` its nonzero
-        flag.
+        value from the second cycle after until the next read (the block RAM's
+        output is registered), ``rd_nz`` its nonzero flag.
     wr_en, wr_addr, wr_data : In
         Write local row ``wr_addr`` of the destination bank.
     host_mode : In(1)
@@ -68,9 +68,7 @@ class ActFile(wiring.Component):
         m = Module()
         g = self._g
         depth = g.hw.act_depth
-        m.submodules.mem = mem = Memory(shape=ACT_BITS + 1, depth=2 * depth, init=[])
-        rp = mem.read_port()
-        wp = mem.write_port()
+        m.submodules.mem = mem = BlockRAM(ACT_BITS + 1, 2 * depth)
 
         def bank_addr(bank, index):
             # bank * depth + index, without a multiplier when depth is a power of 2.
@@ -79,13 +77,14 @@ class ActFile(wiring.Component):
             return bank * depth + index
 
         m.d.comb += [
-            rp.addr.eq(Mux(self.host_mode, self.host_addr, bank_addr(self.src, self.rd_addr))),
-            rp.en.eq(Mux(self.host_mode, self.host_re, self.rd_en)),
-            self.rd_data.eq(rp.data[:ACT_BITS]),
-            self.rd_nz.eq(rp.data[ACT_BITS]),
-            wp.addr.eq(Mux(self.host_mode, self.host_addr, bank_addr(~self.src, self.wr_addr))),
-            wp.data.eq(Mux(self.host_mode, Cat(self.host_data, self.host_data != 0),
-                           Cat(self.wr_data, self.wr_data != 0))),
-            wp.en.eq(Mux(self.host_mode, self.host_we, self.wr_en)),
+            mem.rd_addr.eq(Mux(self.host_mode, self.host_addr, bank_addr(self.src, self.rd_addr))),
+            mem.rd_en.eq(Mux(self.host_mode, self.host_re, self.rd_en)),
+            self.rd_data.eq(mem.rd_data[:ACT_BITS]),
+            self.rd_nz.eq(mem.rd_data[ACT_BITS]),
+            mem.wr_addr.eq(Mux(self.host_mode, self.host_addr,
+                               bank_addr(~self.src, self.wr_addr))),
+            mem.wr_data.eq(Mux(self.host_mode, Cat(self.host_data, self.host_data != 0),
+                               Cat(self.wr_data, self.wr_data != 0))),
+            mem.wr_en.eq(Mux(self.host_mode, self.host_we, self.wr_en)),
         ]
         return m

@@ -11,7 +11,7 @@ from amaranth.lib.cdc import ResetSynchronizer
 from amaranth.lib.wiring import In, Out
 
 from .bridge import HostBridge
-from .eie import EIE
+from .eie import EIE, HOST_READ_LATENCY
 from .uart import UartRx, UartTx, check_divisor
 
 __all__ = ["BoardCore", "Board", "ecp5_pll_params"]
@@ -50,12 +50,14 @@ class BoardCore(wiring.Component):
         m.submodules.eie = eie = self.eie
         m.submodules.rx = rx = UartRx(self._divisor)
         m.submodules.tx = tx = UartTx(self._divisor)
-        m.submodules.bridge = bridge = HostBridge(len(eie.host_addr))
+        # The host port is registered both ways between the bridge and the
+        # array (which spreads over the device): reads take two cycles more.
+        m.submodules.bridge = bridge = HostBridge(len(eie.host_addr),
+                                                  read_latency=HOST_READ_LATENCY + 2)
         wiring.connect(m, rx.data, bridge.rx)
         wiring.connect(m, bridge.tx, tx.data)
-        m.d.comb += [
-            rx.rx.eq(self.rx),
-            self.tx.eq(tx.tx),
+        m.d.comb += [rx.rx.eq(self.rx), self.tx.eq(tx.tx)]
+        m.d.sync += [
             eie.host_addr.eq(bridge.host_addr),
             eie.host_wdata.eq(bridge.host_wdata),
             eie.host_we.eq(bridge.host_we),

@@ -41,6 +41,8 @@ class HostBridge(wiring.Component):
     ----------
     addr_width : int
         Width of the host port address (at most 40).
+    read_latency : int
+        Cycles from ``host_re`` to its ``host_rdata`` (at least 1).
 
     Members
     -------
@@ -50,12 +52,16 @@ class HostBridge(wiring.Component):
         Reply bytes.
     host_addr, host_wdata, host_we, host_re : Out
     host_rdata : In(64)
-        The accelerator's host port (data two cycles after ``host_re``).
+        The accelerator's host port (data ``read_latency`` cycles after
+        ``host_re``).
     """
 
-    def __init__(self, addr_width):
+    def __init__(self, addr_width, read_latency=2):
         if not isinstance(addr_width, int) or not 1 <= addr_width <= 8 * ADDR_BYTES:
             raise ValueError(f"addr_width must be in [1, {8 * ADDR_BYTES}], not {addr_width!r}")
+        if not isinstance(read_latency, int) or read_latency < 1:
+            raise ValueError(f"read_latency must be a positive integer, not {read_latency!r}")
+        self._read_latency = read_latency
         super().__init__({
             "rx": In(stream.Signature(8)),
             "tx": Out(stream.Signature(8)),
@@ -71,6 +77,7 @@ class HostBridge(wiring.Component):
         addr = Signal(8 * ADDR_BYTES)
         data = Signal(8 * DATA_BYTES)
         count = Signal(16)
+        wait = Signal(range(self._read_latency + 1))
         n = Signal(range(DATA_BYTES + 1))    # bytes of the current field received / sent
         byte = self.rx.payload
         got = Signal()
@@ -123,12 +130,13 @@ class HostBridge(wiring.Component):
                     m.next = "DATA"
             with m.State("READ"):
                 m.d.comb += self.host_re.eq(1)
+                m.d.sync += wait.eq(1)
                 m.next = "WAIT"
-            with m.State("WAIT"):          # host read latency 2
-                m.next = "LATCH"
-            with m.State("LATCH"):
-                m.d.sync += [data.eq(self.host_rdata), n.eq(0)]
-                m.next = "SEND"
+            with m.State("WAIT"):          # the data comes read_latency cycles after host_re
+                m.d.sync += wait.eq(wait + 1)
+                with m.If(wait == self._read_latency):
+                    m.d.sync += [data.eq(self.host_rdata), n.eq(0)]
+                    m.next = "SEND"
             with m.State("SEND"):
                 m.d.comb += [self.tx.valid.eq(1), self.tx.payload.eq(data[:8])]
                 with m.If(self.tx.ready):

@@ -208,10 +208,10 @@ class EIE(wiring.Component):
             control.all_idle.eq(all_idle),
         ]
 
-        # Each PE's activation file output is registered next to the block RAM
-        # (the PEs are spread over the device): the scanner reads rows from
-        # these registers, and so do host reads (data two cycles after
-        # ``host_re``), the selected PE picked from registers.
+        # Each PE's activation file output comes from its block RAM's output
+        # register (the PEs are spread over the device): the scanner reads
+        # rows from these registers, and so do host reads (data two cycles
+        # after ``host_re``), the selected PE picked from registers.
         read_act = [Signal(name=f"read_act{i}") for i in range(2)]
         read_pe = [Signal(hmap.pe_bits, name=f"read_pe{i}") for i in range(2)]
         ctrl_data = [Signal(64, name=f"ctrl_data{i}") for i in range(2)]
@@ -223,12 +223,10 @@ class EIE(wiring.Component):
         act = Signal(signed(16))
         with m.Switch(read_pe[1]):
             for k in range(n):
-                act_q = Signal(signed(16), name=f"host_act{k}")
-                nz_q = Signal(name=f"act_nz{k}")
-                m.d.sync += [act_q.eq(pes[k].act_data), nz_q.eq(pes[k].act_nz)]
-                m.d.comb += [scanner.act_data[k].eq(act_q), scanner.act_nz[k].eq(nz_q)]
+                m.d.comb += [scanner.act_data[k].eq(pes[k].act_data),
+                             scanner.act_nz[k].eq(pes[k].act_nz)]
                 with m.Case(k):
-                    m.d.comb += act.eq(act_q)
+                    m.d.comb += act.eq(pes[k].act_data)
             with m.Default():
                 m.d.comb += act.eq(0)
         m.d.comb += self.host_rdata.eq(Mux(read_act[1], act.as_unsigned(), ctrl_data[1]))

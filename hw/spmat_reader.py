@@ -13,12 +13,12 @@ cycle after that decodes it: ``v`` (codebook index) and the local row
 ``r = r_prev + z + 1`` (``r = z`` for a column's first entry).
 """
 
-from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
-from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..config import ACT_BITS, WEIGHT_BITS
+from .bram import BlockRAM
 
 __all__ = ["SpmatReader", "WORD_BITS"]
 
@@ -83,12 +83,9 @@ class SpmatReader(wiring.Component):
         m = Module()
         g = self._g
         init = [int(w) for w in self._init] if self._init is not None else []
-        m.submodules.mem = mem = Memory(shape=unsigned(WORD_BITS), depth=g.hw.spmat_words,
-                                        init=init)
-        wp = mem.write_port()
-        rp = mem.read_port()
-        m.d.comb += [wp.addr.eq(self.host_addr), wp.data.eq(self.host_data),
-                     wp.en.eq(self.host_we)]
+        m.submodules.mem = mem = BlockRAM(WORD_BITS, g.hw.spmat_words, init=init)
+        m.d.comb += [mem.wr_addr.eq(self.host_addr), mem.wr_data.eq(self.host_data),
+                     mem.wr_en.eq(self.host_we)]
 
         # Issue (cycle c).
         remaining = Signal(g.ptr_width)
@@ -130,14 +127,11 @@ class SpmatReader(wiring.Component):
             i_first.eq(take),
             i_value.eq(Mux(take, self.head.value, value)),
         ]
-        m.d.comb += [rp.addr.eq(i_addr[3:]), rp.en.eq(1)]
-        # Word read (cycle c + 2): the block RAMs' output is registered twice.
-        # Yosys builds a deep memory from narrow block RAMs (4096 x 4, say), so
-        # the word's bits come from block RAMs spread over the device with no
-        # multiplexer; their clock-to-output time (5.8 ns) leaves no room for a
-        # route across it, so the first register's only load is the second
-        # (the placer puts it near its block RAM), and the byte is selected
-        # from the second.
+        m.d.comb += mem.rd_addr.eq(i_addr[3:])
+        # Word read (cycle c + 2), out of the block RAMs' output register
+        # (cycle c + 3), registered once more: the word's bits come from block
+        # RAMs spread over the device, and the byte is selected from the
+        # register.
         # What travels with the word down the pipeline, one register per stage.
         tag_layout = data.StructLayout({"valid": 1, "sel": 3, "first": 1,
                                         "value": signed(ACT_BITS)})
@@ -153,13 +147,11 @@ class SpmatReader(wiring.Component):
         tag_a = delayed(tag_i, "tag_a")
         # Carry (cycle c + 3).
         tag_c = delayed(tag_a, "tag_c")
-        word_near = Signal(WORD_BITS)
-        m.d.sync += word_near.eq(rp.data)
         # Byte select (cycle c + 4): the entry is registered, so the decode
         # and the codebook lookup start from 8 registers.
         tag_s = delayed(tag_c, "tag_s")
         word = Signal(WORD_BITS)
-        m.d.sync += word.eq(word_near)
+        m.d.sync += word.eq(mem.rd_data)
         # Decode (cycle c + 5): relative row, codebook lookup.
         tag_b = delayed(tag_s, "tag_b")
         entry = Signal(8)

@@ -28,6 +28,7 @@ def test_banks_swap_and_host_access(depth):
             ctx.set(dut.rd_addr, 3)
             await ctx.tick()
             ctx.set(dut.rd_en, 0)
+            await ctx.tick()                      # the output is registered
             a = src * depth + 3
             assert ctx.get(dut.rd_data) == (100 + a if a % 3 else 0)
             assert ctx.get(dut.rd_nz) == bool(a % 3)      # the stored nonzero flag
@@ -40,6 +41,8 @@ def test_banks_swap_and_host_access(depth):
         for bank in (0, 1):
             ctx.set(dut.host_re, 1)
             ctx.set(dut.host_addr, bank * depth + 2)
+            await ctx.tick()
+            ctx.set(dut.host_re, 0)
             await ctx.tick()
             assert ctx.get(dut.rd_data) == -7 - (1 - bank)
             assert ctx.get(dut.rd_nz) == 1

@@ -118,3 +118,5 @@ def test_pll_and_bad_parameters():
         UartRx(2)
     with pytest.raises(ValueError, match="addr_width"):
         HostBridge(41)
+    with pytest.raises(ValueError, match="read_latency"):
+        HostBridge(40, read_latency=0)
