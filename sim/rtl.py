@@ -6,6 +6,7 @@ loaded through the host port as software would, unless it is baked into the
 Verilog.  Outputs and cycle counts come from the hardware's own registers.
 """
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -14,6 +15,11 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:          # Windows: no lock (concurrent builds of one configuration collide)
+    fcntl = None
 
 import numpy as np
 
@@ -92,28 +98,45 @@ def _runner(sim, verilog_text):
     stamp = build_dir / "eie-built"
     source = build_dir / f"{TOP_NAME}.v"
     runner = get_runner(sim)
-    if stamp.exists():
-        # Cached: set the runner up without compiling (its test step needs that).
-        runner._build_command = lambda: []
-    else:
-        if build_dir.exists():
-            shutil.rmtree(build_dir)
-        build_dir.mkdir(parents=True)
-        source.write_text(verilog_text)
-    kwargs = {}
-    if sim == "icarus":
-        kwargs["timescale"] = ("1ns", "1ps")
-    else:
-        kwargs["build_args"] = ["-Wno-fatal", "-Wno-lint", "-Wno-style", "-O3",
-                                "--x-assign", "fast", "--x-initial", "fast"]
-    try:
-        runner.build(sources=[source], hdl_toplevel=TOP_NAME, build_dir=build_dir,
-                     log_file=build_dir / "build.log", **kwargs)
-    except (SystemExit, Exception) as e:
-        raise EieError(f"building the Verilog with {sim} failed ({e}); see "
-                       f"{build_dir / 'build.log'}") from None
-    stamp.write_text(key)
-    return runner, build_dir
+    # One build per configuration even when several processes (a test run and
+    # a demo, say) ask for it at once: the others wait, then find it cached.
+    cache_dir().mkdir(parents=True, exist_ok=True)
+    with _locked(cache_dir() / f"{sim}-{key}.lock"):
+        if stamp.exists():
+            # Cached: set the runner up without compiling (its test step needs that).
+            runner._build_command = lambda: []
+        else:
+            if build_dir.exists():
+                shutil.rmtree(build_dir)
+            build_dir.mkdir(parents=True)
+            source.write_text(verilog_text)
+        kwargs = {}
+        if sim == "icarus":
+            kwargs["timescale"] = ("1ns", "1ps")
+        else:
+            kwargs["build_args"] = ["-Wno-fatal", "-Wno-lint", "-Wno-style", "-O3",
+                                    "--x-assign", "fast", "--x-initial", "fast"]
+        try:
+            runner.build(sources=[source], hdl_toplevel=TOP_NAME, build_dir=build_dir,
+                         log_file=build_dir / "build.log", **kwargs)
+        except (SystemExit, Exception) as e:
+            raise EieError(f"building the Verilog with {sim} failed ({e}); see "
+                           f"{build_dir / 'build.log'}") from None
+        stamp.write_text(key)
+        return runner, build_dir
+
+
+@contextlib.contextmanager
+def _locked(path):
+    """An exclusive lock on ``path`` (a file) for the ``with`` block."""
+    with open(path, "a") as f:
+        if fcntl is not None:
+            fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            if fcntl is not None:
+                fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def build(sim, verilog_text):

@@ -2,6 +2,7 @@
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -114,3 +115,31 @@ def test_verilator_differential(seed, n_layers, density, act_density, bias):
     x = rng.normal(size=(2, sizes[0])) * (rng.random((2, sizes[0])) < act_density)
     codes = golden.quantize_input(bundle, x)[0]
     _check(bundle, codes, *rtl.run(bundle, codes, "verilator"))
+
+
+@pytest.mark.skipif(shutil.which("iverilog") is None, reason="needs iverilog")
+def test_concurrent_builds_share_the_cache(tmp_path, monkeypatch):
+    """A build of a configuration another process is building waits for it
+    (the cache directory's lock), then finds it cached."""
+    import hashlib
+    import subprocess
+    import sys
+    import time
+    text = generate(HwConfig(n_pe=1, spmat_words=16, ptr_depth=16, act_depth=8))
+    (tmp_path / "top.v").write_text(text)
+    script = ("import sys; from pathlib import Path; from eie.sim import rtl; "
+              "print(rtl.build('icarus', Path(sys.argv[1]).read_text()))")
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("EIE_CACHE_DIR", str(cache))
+    key = hashlib.sha256(text.encode()).hexdigest()[:20]
+    cache.mkdir()
+    with rtl._locked(cache / f"icarus-{key}.lock"):     # "another process" building
+        proc = subprocess.Popen([sys.executable, "-c", script, str(tmp_path / "top.v")],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(3)
+        assert proc.poll() is None                        # it waits
+        assert not (cache / f"icarus-{key}").exists()
+    out, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, err
+    assert (Path(out.strip()) / "eie-built").exists()
+    assert rtl.build("icarus", text) == Path(out.strip())   # cached
