@@ -125,8 +125,8 @@ class Timing:
 
     ``scan_start`` (4)
         The source activation files are read one row (one address in every PE)
-        at a time; row 0 is read at cycle 0, its block-RAM output registered in
-        each PE at cycle 2 and in the scanner's prefetch buffer at cycle 3, and
+        at a time; row 0 is read at cycle 0, it leaves the block RAM's output
+        register at cycle 2 and is in the scanner's prefetch buffer at cycle 3, and
         it becomes the current row at cycle 4 (the reads are decided a cycle
         ahead, from registers, and the buffer holds enough rows that they reach
         the current row back to back).  A row with no
@@ -152,7 +152,7 @@ class Timing:
     ``arith_drain`` (10)
         An entry issued at cycle ``c`` has its word address registered at
         ``c + 1`` (it fans out to the block RAMs), is read at ``c + 2`` (the
-        block RAMs' output registered twice, at ``c + 3`` next to them), its
+        block RAMs' output register at ``c + 3``, registered again), its
         byte selected and registered at ``c + 4``, it is decoded at ``c + 5``,
         multiplied at ``c + 6`` while its accumulator is read, the product and
         the accumulator are registered at ``c + 7`` and ``c + 8``, and it has

@@ -29,7 +29,7 @@ __all__ = ["BOARDS", "BoardSpec", "board_hw", "ebr_estimate", "synthesize", "par
 MEASURED = Path(__file__).with_name("fpga_measured.json")
 #: The report fields kept in the record.
 _RECORD_KEYS = ("n_pe", "fmax_mhz", "target_mhz", "timing_met", "luts", "ffs", "ebr", "mult18",
-                "lutram", "seconds", "hw")
+                "lutram", "seconds", "hw", "seed", "router")
 
 
 @dataclass(frozen=True)
@@ -141,8 +141,12 @@ def _tool_env():
 
 
 def synthesize(board, hw, build_dir, bundle=None, max_layers=None, freq_mhz=100.0,
-               baud=3_000_000, seed=1, status=None):
+               baud=3_000_000, seed=1, status=None, router="router2"):
     """Build a bitstream; returns the report (dict).
+
+    ``router`` is nextpnr's router: ``router2`` (the default) routes the
+    larger arrays in minutes where ``router1`` can take the better part of an
+    hour on congestion (8 PEs: 137 s against over 750 s, unfinished).
 
     ``status(text)`` is called with the current step while the tools run.
     """
@@ -163,7 +167,7 @@ def synthesize(board, hw, build_dir, bundle=None, max_layers=None, freq_mhz=100.
     # --timing-allow-fail: a design slower than the target still gets a
     # bitstream and an honest Fmax (the report says whether timing was met).
     plan = platform.prepare(top, name="eie_top",
-                            nextpnr_opts=f"--seed {seed} --timing-allow-fail")
+                            nextpnr_opts=f"--seed {seed} --timing-allow-fail --router {router}")
 
     done = threading.Event()
     error = []
@@ -198,7 +202,7 @@ def synthesize(board, hw, build_dir, bundle=None, max_layers=None, freq_mhz=100.
     main = [mhz for clock, mhz in fmax.items() if "sync" in clock or "clk" in clock.lower()]
     report = {
         "board": spec.name, "device": spec.device, "n_pe": hw.n_pe, "hw": hw.to_json(),
-        "max_layers": max_layers, "target_mhz": freq_mhz,
+        "max_layers": max_layers, "target_mhz": freq_mhz, "seed": seed, "router": router,
         "fmax_mhz": min(main) if main else (min(fmax.values()) if fmax else None),
         "clocks": fmax,
         "timing_met": bool(main and min(main) >= freq_mhz),

@@ -14,7 +14,7 @@ from .scanner import Scanner
 __all__ = ["EIE", "layer_table", "HOST_READ_LATENCY"]
 
 #: Cycles from ``host_re`` to its data on ``host_rdata``.
-HOST_READ_LATENCY = 2
+HOST_READ_LATENCY = 3
 
 
 def layer_table(bundle, geometry):
@@ -68,8 +68,8 @@ class EIE(wiring.Component):
         ``{region, pe, offset}`` (:class:`~eie.hw.geometry.HostMap`).
     host_wdata : In(64)
     host_we, host_re : In(1)
-        Write this cycle; read (data in ``host_rdata`` two cycles later,
-        :data:`HOST_READ_LATENCY`).
+        Write this cycle (it reaches a PE's memories the next); read (data in
+        ``host_rdata`` three cycles later, :data:`HOST_READ_LATENCY`).
     host_rdata : Out(64)
     busy, done : Out(1)
         A run is in progress; the last run finished (cleared by the next start).
@@ -168,6 +168,23 @@ class EIE(wiring.Component):
             m.submodules[f"pe{k}"] = pe
             pes.append(pe)
             mine = pe_sel == k
+            # The host port is registered in front of each PE (the PEs spread
+            # over the device): its writes land a cycle later, and its reads
+            # take HOST_READ_LATENCY = 3 cycles.
+            host_port = {
+                "host_re_act": self.host_re & (region == Region.ACT) & mine,
+                "host_we_act": we & (region == Region.ACT) & mine,
+                "host_we_spmat": we & (region == Region.SPMAT) & mine,
+                "host_we_ptr": we & (region == Region.PTR) & mine,
+                "host_we_bias": we & (region == Region.BIAS) & mine,
+                "host_we_codebook": we & (region == Region.CODEBOOK),
+                "host_offset": offset,
+                "host_data": self.host_wdata,
+            }
+            for name, value in host_port.items():
+                reg = Signal.like(getattr(pe, name), name=f"{name}{k}")
+                m.d.sync += reg.eq(value)
+                m.d.comb += getattr(pe, name).eq(reg)
             m.d.comb += [
                 pe.bcast_valid.eq(scanner.bcast_valid),
                 pe.bcast_value.eq(scanner.bcast_value),
@@ -179,14 +196,6 @@ class EIE(wiring.Component):
                 pe.wb_valid.eq(control.wb_valid),
                 pe.wb_row.eq(control.wb_row),
                 pe.host_mode.eq(~self.busy),
-                pe.host_re_act.eq(self.host_re & (region == Region.ACT) & mine),
-                pe.host_we_act.eq(we & (region == Region.ACT) & mine),
-                pe.host_we_spmat.eq(we & (region == Region.SPMAT) & mine),
-                pe.host_we_ptr.eq(we & (region == Region.PTR) & mine),
-                pe.host_we_bias.eq(we & (region == Region.BIAS) & mine),
-                pe.host_we_codebook.eq(we & (region == Region.CODEBOOK)),
-                pe.host_offset.eq(offset),
-                pe.host_data.eq(self.host_wdata),
             ]
             credit_if_fire = credit_if_fire & pe.credit_if_fire
             credit_if_hold = credit_if_hold & pe.credit_if_hold
@@ -210,18 +219,20 @@ class EIE(wiring.Component):
 
         # Each PE's activation file output comes from its block RAM's output
         # register (the PEs are spread over the device): the scanner reads
-        # rows from these registers, and so do host reads (data two cycles
-        # after ``host_re``), the selected PE picked from registers.
-        read_act = [Signal(name=f"read_act{i}") for i in range(2)]
-        read_pe = [Signal(hmap.pe_bits, name=f"read_pe{i}") for i in range(2)]
-        ctrl_data = [Signal(64, name=f"ctrl_data{i}") for i in range(2)]
-        m.d.sync += [
-            read_act[0].eq(region == Region.ACT), read_act[1].eq(read_act[0]),
-            read_pe[0].eq(pe_sel), read_pe[1].eq(read_pe[0]),
-            ctrl_data[0].eq(control.ctrl_rdata), ctrl_data[1].eq(ctrl_data[0]),
-        ]
+        # rows from these registers, and so do host reads (data three cycles
+        # after ``host_re``: the PE's host port register, the block RAM's two),
+        # the selected PE picked from registers.
+        stages = range(HOST_READ_LATENCY)
+        read_act = [Signal(name=f"read_act{i}") for i in stages]
+        read_pe = [Signal(hmap.pe_bits, name=f"read_pe{i}") for i in stages]
+        ctrl_data = [Signal(64, name=f"ctrl_data{i}") for i in stages]
+        m.d.sync += [read_act[0].eq(region == Region.ACT), read_pe[0].eq(pe_sel),
+                     ctrl_data[0].eq(control.ctrl_rdata)]
+        for i in stages[1:]:
+            m.d.sync += [read_act[i].eq(read_act[i - 1]), read_pe[i].eq(read_pe[i - 1]),
+                         ctrl_data[i].eq(ctrl_data[i - 1])]
         act = Signal(signed(16))
-        with m.Switch(read_pe[1]):
+        with m.Switch(read_pe[-1]):
             for k in range(n):
                 m.d.comb += [scanner.act_data[k].eq(pes[k].act_data),
                              scanner.act_nz[k].eq(pes[k].act_nz)]
@@ -229,7 +240,7 @@ class EIE(wiring.Component):
                     m.d.comb += act.eq(pes[k].act_data)
             with m.Default():
                 m.d.comb += act.eq(0)
-        m.d.comb += self.host_rdata.eq(Mux(read_act[1], act.as_unsigned(), ctrl_data[1]))
+        m.d.comb += self.host_rdata.eq(Mux(read_act[-1], act.as_unsigned(), ctrl_data[-1]))
         return m
 
 

@@ -43,11 +43,11 @@ class Scanner(wiring.Component):
     scan_en, scan_addr : Out
         Read of row ``scan_addr`` in every PE's source file.
     act_data : In(ArrayLayout(signed(16), N))
-        The row read, two cycles after ``scan_en`` (each PE registers its block
-        RAM's output).
+        The row read, two cycles after ``scan_en`` (from each PE's block RAM
+        output register).
     act_nz : In(N)
-        ``act_data[k] != 0`` (stored with the activation, registered in each
-        PE with ``act_data``).
+        ``act_data[k] != 0`` (stored with the activation, read with
+        ``act_data``).
     all_credit : In(1)
         Every PE has a credit.
     fire : Out(1)
