@@ -15,12 +15,14 @@ through ReLU (:class:`OutputStage`), handed to the destination activation file
 layer.
 """
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..config import ACT_BITS, ACT_MAX, ACT_MIN, WEIGHT_BITS
+from .bram import BlockRAM
+from .local_reg import local_register
 
 __all__ = ["ArithUnit", "OutputStage", "WRITEBACK_LATENCY"]
 
@@ -224,8 +226,9 @@ class ArithUnit(wiring.Component):
         m.d.comb += self.idle.eq(~p_valid & ~r_valid & ~q_valid)
 
         # Writeback: row read at w; the accumulator cleared at w + 1;
-        # accumulator and bias registered at w + 1 and w + 2; their sum
-        # registered at w + 3; the activation is handed over at
+        # accumulator registered at w + 1 and w + 2, bias read at w + 1 out
+        # of the block RAM's output register at w + 3; their sum registered
+        # at w + 3; the activation is handed over at
         # w + WRITEBACK_LATENCY.
         wb1_valid = Signal()
         wb1_row = Signal(g.act_addr_width)
@@ -233,17 +236,21 @@ class ArithUnit(wiring.Component):
         bias_q = Signal(acc_shape)
         if g.hw.bias_depth:
             init = [int(b) for b in self._bias_init] if self._bias_init is not None else []
-            m.submodules.bias = bias_mem = Memory(shape=acc_shape, depth=g.hw.bias_depth,
-                                                  init=init)
-            bias_wp = bias_mem.write_port()
-            bias_rp = bias_mem.read_port()
+            m.submodules.bias = bias_mem = BlockRAM(acc_shape.width, g.hw.bias_depth,
+                                                    init=[b & ((1 << acc_shape.width) - 1)
+                                                          for b in init])
+            # The bias row's address is this PE's own register (the same sum in
+            # every PE would otherwise be one register for all, Yosys merging
+            # them), read at w + 1 out of the block RAM's output register at
+            # w + 3.
+            bias_addr = local_register(m, platform, self.bias_base + self.wb_row,
+                                       unsigned(len(bias_mem.rd_addr)), "bias_addr")
             m.d.comb += [
-                bias_wp.addr.eq(self.host_addr), bias_wp.data.eq(self.host_data),
-                bias_wp.en.eq(self.host_we),
-                bias_rp.addr.eq(self.bias_base + self.wb_row), bias_rp.en.eq(1),
+                bias_mem.wr_addr.eq(self.host_addr), bias_mem.wr_data.eq(self.host_data),
+                bias_mem.wr_en.eq(self.host_we),
+                bias_mem.rd_addr.eq(bias_addr),
+                bias_q.eq(Mux(self.has_bias, bias_mem.rd_data.as_signed(), 0)),
             ]
-            bias_near = Signal(acc_shape)
-            m.d.sync += [bias_near.eq(bias_rp.data), bias_q.eq(Mux(self.has_bias, bias_near, 0))]
         wb2_valid = Signal()
         wb2_row = Signal(g.act_addr_width)
         wb3_valid = Signal()

@@ -8,6 +8,7 @@ from amaranth.lib.wiring import In, Out
 from ..config import CODEBOOK_SIZE, HwConfig
 from .control import Control
 from .geometry import Geometry, HostMap, Region, flags_value
+from .local_reg import local_register
 from .pe import PE
 from .scanner import Scanner
 
@@ -168,9 +169,9 @@ class EIE(wiring.Component):
             m.submodules[f"pe{k}"] = pe
             pes.append(pe)
             mine = pe_sel == k
-            # The host port is registered in front of each PE (the PEs spread
-            # over the device): its writes land a cycle later, and its reads
-            # take HOST_READ_LATENCY = 3 cycles.
+            # The host port is registered in front of each PE, a copy of its own
+            # (the PEs spread over the device): its writes land a cycle later,
+            # and its reads take HOST_READ_LATENCY = 3 cycles.
             host_port = {
                 "host_re_act": self.host_re & (region == Region.ACT) & mine,
                 "host_we_act": we & (region == Region.ACT) & mine,
@@ -182,9 +183,9 @@ class EIE(wiring.Component):
                 "host_data": self.host_wdata,
             }
             for name, value in host_port.items():
-                reg = Signal.like(getattr(pe, name), name=f"{name}{k}")
-                m.d.sync += reg.eq(value)
-                m.d.comb += getattr(pe, name).eq(reg)
+                port = getattr(pe, name)
+                m.d.comb += port.eq(local_register(m, platform, value, port.shape(),
+                                                   f"{name}{k}"))
             m.d.comb += [
                 pe.bcast_valid.eq(scanner.bcast_valid),
                 pe.bcast_value.eq(scanner.bcast_value),
