@@ -10,7 +10,7 @@ from .control import Control
 from .geometry import Geometry, HostMap, Region, flags_value
 from .local_reg import local_register
 from .pe import PE
-from .scanner import Scanner
+from .scanner import Scanner, bcast_layout
 
 __all__ = ["EIE", "layer_table", "HOST_READ_LATENCY"]
 
@@ -186,10 +186,14 @@ class EIE(wiring.Component):
                 port = getattr(pe, name)
                 m.d.comb += port.eq(local_register(m, platform, value, port.shape(),
                                                    f"{name}{k}"))
+            # The broadcast register is each PE's own copy, placed next to it:
+            # the pointer address the PE works out from the column then
+            # stays inside the PE.
+            bcast = local_register(m, platform, scanner.bcast_next, bcast_layout(g), f"bcast{k}")
             m.d.comb += [
-                pe.bcast_valid.eq(scanner.bcast_valid),
-                pe.bcast_value.eq(scanner.bcast_value),
-                pe.bcast_col.eq(scanner.bcast_col),
+                pe.bcast_valid.eq(bcast.valid),
+                pe.bcast_value.eq(bcast.value),
+                pe.bcast_col.eq(bcast.col),
                 pe.fire.eq(scanner.fire),
                 pe.layer.eq(control.layer),
                 pe.scan_en.eq(scanner.scan_en),

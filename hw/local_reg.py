@@ -8,7 +8,7 @@ leaves alone), each the flip-flop Yosys itself maps a plain register to; in
 simulation and in the generated Verilog it is an ordinary register.
 """
 
-from amaranth.hdl import ClockSignal, Const, Instance, Signal
+from amaranth.hdl import ClockSignal, Const, Instance, Signal, Value
 
 __all__ = ["local_register"]
 
@@ -25,9 +25,10 @@ def local_register(m, platform, value, shape, name):
         return q
     d = Signal(shape, name=f"{name}_d")
     m.d.comb += d.eq(value)                 # extended or truncated as an assignment does
-    for i in range(len(q)):
+    d_bits, q_bits = Value.cast(d), Value.cast(q)
+    for i in range(len(q_bits)):
         m.submodules[f"{name}_ff{i}"] = Instance(
             "TRELLIS_FF",
             p_GSR="AUTO", p_CEMUX="1", p_CLKMUX="CLK", p_LSRMUX="LSR", p_REGSET="RESET",
-            i_CLK=ClockSignal("sync"), i_LSR=Const(0, 1), i_DI=d[i], o_Q=q[i])
+            i_CLK=ClockSignal("sync"), i_LSR=Const(0, 1), i_DI=d_bits[i], o_Q=q_bits[i])
     return q

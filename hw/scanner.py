@@ -21,10 +21,16 @@ from amaranth.lib.wiring import In, Out
 from ..config import ACT_BITS
 from .lnzd import LnzdTree, lowest_one
 
-__all__ = ["Scanner", "PREFETCH"]
+__all__ = ["Scanner", "bcast_layout", "PREFETCH"]
 
 #: Rows the scanner's prefetch buffer holds, reads in flight included.
 PREFETCH = 4
+
+
+def bcast_layout(geometry):
+    """The broadcast: valid, activation value, column."""
+    return data.StructLayout({"valid": 1, "value": signed(ACT_BITS),
+                              "col": geometry.col_width})
 
 
 class Scanner(wiring.Component):
@@ -54,6 +60,9 @@ class Scanner(wiring.Component):
         An activation fires this cycle.
     bcast_valid, bcast_value, bcast_col : Out
         The broadcast activation and its column ``j``.
+    bcast_next : Out(bcast_layout)
+        What the broadcast registers take this cycle, for a top that gives
+        each PE its own copy of them (:func:`~eie.hw.local_reg.local_register`).
     scan_done : Out(1)
         All rows of the layer have been scanned.
     """
@@ -75,6 +84,7 @@ class Scanner(wiring.Component):
             "bcast_valid": Out(1),
             "bcast_value": Out(signed(ACT_BITS)),
             "bcast_col": Out(g.col_width),
+            "bcast_next": Out(bcast_layout(g)),
             "scan_done": Out(1),
         })
 
@@ -212,9 +222,14 @@ class Scanner(wiring.Component):
             tree.value.eq(cur_values),
             tree.tag.eq(cur_base),
         ]
+        m.d.comb += [
+            self.bcast_next.valid.eq(tree.out_valid),
+            self.bcast_next.value.eq(tree.out_value),
+            self.bcast_next.col.eq(tree.out_tag + tree.out_index),
+        ]
         m.d.sync += [
-            self.bcast_valid.eq(tree.out_valid),
-            self.bcast_value.eq(tree.out_value),
-            self.bcast_col.eq(tree.out_tag + tree.out_index),
+            self.bcast_valid.eq(self.bcast_next.valid),
+            self.bcast_value.eq(self.bcast_next.value),
+            self.bcast_col.eq(self.bcast_next.col),
         ]
         return m
