@@ -160,6 +160,10 @@ class EIE(wiring.Component):
             scanner.rows_in.eq(control.layer.rows_in),
             control.scan_done.eq(scanner.scan_done),
         ]
+        # The write data follows the PEs' host port registers by one register
+        # for all of them (only the strobes and the address are per PE).
+        host_data = Signal(64)
+        m.d.sync += host_data.eq(self.host_wdata)
         credit_if_fire = 1
         credit_if_hold = 1
         all_idle = 1
@@ -169,9 +173,10 @@ class EIE(wiring.Component):
             m.submodules[f"pe{k}"] = pe
             pes.append(pe)
             mine = pe_sel == k
-            # The host port is registered in front of each PE, a copy of its own
-            # (the PEs spread over the device): its writes land a cycle later,
-            # and its reads take HOST_READ_LATENCY = 3 cycles.
+            # The host port's strobes and address are registered in front of
+            # each PE, a copy of its own (the PEs spread over the device): its
+            # writes land a cycle later, and its reads take HOST_READ_LATENCY
+            # = 3 cycles.
             host_port = {
                 "host_re_act": self.host_re & (region == Region.ACT) & mine,
                 "host_we_act": we & (region == Region.ACT) & mine,
@@ -180,12 +185,12 @@ class EIE(wiring.Component):
                 "host_we_bias": we & (region == Region.BIAS) & mine,
                 "host_we_codebook": we & (region == Region.CODEBOOK),
                 "host_offset": offset,
-                "host_data": self.host_wdata,
             }
             for name, value in host_port.items():
                 port = getattr(pe, name)
                 m.d.comb += port.eq(local_register(m, platform, value, port.shape(),
                                                    f"{name}{k}"))
+            m.d.comb += pe.host_data.eq(host_data)
             # The broadcast register is each PE's own copy, placed next to it:
             # the pointer address the PE works out from the column then
             # stays inside the PE.
