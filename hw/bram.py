@@ -3,11 +3,12 @@
 The read address is taken at a clock edge, the word comes out of the RAM's
 output register at the next one.  In simulation and in the Verilog the project
 generates, this is an inferred :class:`~amaranth.lib.memory.Memory` (a
-synchronous read port) followed by a register.  On a Lattice ECP5 the register
-is the block RAM's own output register (``DP16KD`` with ``REGMODE_B =
-"OUTREG"``), which Yosys does not infer (YosysHQ/yosys#5814): the word then
-leaves the RAM 0.95 ns after the clock instead of 5.8 ns, so its first load
-may be placed anywhere.
+synchronous read port) followed by a register, and so it is on the board.
+With ``primitive=True``, on a Lattice ECP5 the register is the block RAM's own
+output register (``DP16KD`` with ``REGMODE_B = "OUTREG"``), which Yosys does
+not infer (YosysHQ/yosys#5814): the word then leaves the RAM 0.95 ns after
+the clock instead of 5.8 ns.  Measured on this design it routes worse (see
+the parameter), so it is not used by default.
 
 The ECP5 instances follow Yosys' own mapping of the same memory
 (``techlibs/lattice/brams_map_16kd.v``): a DP16KD of width 1, 2, 4, 9, 18 or
@@ -85,6 +86,12 @@ class BlockRAM(wiring.Component):
     width, depth : int
     init : sequence of int, optional
         Initial contents.
+    primitive : bool
+        On an ECP5, instantiate ``DP16KD`` blocks whose output register is the
+        block RAM's own.  Off by default: on this design nextpnr's routing
+        congests around them (8 PEs, same flow: 53.0 MHz and a router1 that
+        does not converge, against 74.9 MHz with the inferred memory and a
+        register, router1 converging), so the board keeps the inferred memory.
 
     Members
     -------
@@ -97,7 +104,8 @@ class BlockRAM(wiring.Component):
         returns either value.
     """
 
-    def __init__(self, width, depth, init=()):
+    def __init__(self, width, depth, init=(), primitive=False):
+        self._primitive = primitive
         self._width = width
         self._depth = depth
         self._init = [int(w) for w in init]
@@ -114,7 +122,7 @@ class BlockRAM(wiring.Component):
         })
 
     def elaborate(self, platform):
-        if _is_ecp5(platform) and not uses_lut_ram(self._depth, self._width):
+        if self._primitive and _is_ecp5(platform) and not uses_lut_ram(self._depth, self._width):
             return self._elaborate_dp16kd()
         m = Module()
         m.submodules.storage = mem = Memory(shape=self._width, depth=self._depth,
@@ -123,7 +131,11 @@ class BlockRAM(wiring.Component):
         rp = mem.read_port()
         m.d.comb += [wp.addr.eq(self.wr_addr), wp.data.eq(self.wr_data), wp.en.eq(self.wr_en),
                      rp.addr.eq(self.rd_addr), rp.en.eq(self.rd_en)]
-        m.d.sync += self.rd_data.eq(rp.data)
+        # No reset: a reset would put a LUT between the block RAM's output
+        # (5.8 ns after the clock on the ECP5) and the register.
+        data_q = Signal(self._width, reset_less=True)
+        m.d.sync += data_q.eq(rp.data)
+        m.d.comb += self.rd_data.eq(data_q)
         return m
 
     def _elaborate_dp16kd(self):

@@ -1,6 +1,7 @@
 """Block RAM with a registered output: the inferred version in Amaranth's
 simulator, the ECP5 version (DP16KD instances) in Icarus against a behavioural
-DP16KD, and its initial contents against Yosys' own mapping."""
+DP16KD, and its initial contents against Yosys' own mapping.  (The board does not
+use the primitives today: ``BlockRAM(primitive=True)``.)"""
 
 import json
 import random
@@ -138,7 +139,7 @@ def test_dp16kd_instances(tmp_path, width, depth, ecp5):
     with two banks; with the read disabled its output holds."""
     rng = random.Random(width * depth)
     init = [rng.getrandbits(width) for _ in range(depth)]
-    top = BlockRAM(width, depth, init=init)
+    top = BlockRAM(width, depth, init=init, primitive=True)
     platform = ULX3S_85F_Platform() if ecp5 else None
     (tmp_path / "bram.v").write_text(verilog.convert(top, name="bram", platform=platform))
     (tmp_path / "dp16kd.v").write_text(_behavioural_dp16kd())
@@ -226,3 +227,10 @@ def test_initvals_match_yosys(tmp_path, width):
     expected = dp16kd_initvals(words, width)
     for i in range(64):
         assert int(params[f"INITVAL_{i:02X}"], 2) == expected[i], f"INITVAL_{i:02X}"
+
+
+def test_primitives_only_when_asked():
+    platform = ULX3S_85F_Platform()
+    assert "DP16KD" not in verilog.convert(BlockRAM(64, 2048), platform=platform)
+    assert "DP16KD" in verilog.convert(BlockRAM(64, 2048, primitive=True), platform=platform)
+    assert "DP16KD" not in verilog.convert(BlockRAM(8, 32, primitive=True), platform=platform)
