@@ -451,7 +451,7 @@ def bench_fpga(pes=(1, 2, 4, 8, 16), board="ulx3s-85f", build_root="build/bench-
         log(f"  {n:3d} PEs: {rep['luts']} LUT4, {rep['ffs']} FF, {rep['ebr']} EBR, "
             f"{rep['mult18']} MULT18, {rep['fmax_mhz']} MHz "
             f"({'met' if rep['timing_met'] else 'NOT met'} at {rep['target_mhz']:.0f}), "
-            f"{rep['seconds']:.0f} s")
+            f"{rep['seconds']:.0f} s ({rep['router']})")
     out = {"board": board, "builds": builds}
     if record:
         try:

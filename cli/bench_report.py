@@ -102,14 +102,16 @@ def write_markdown(results, path, plots, command):
     if fpga:
         out += ["## FPGA builds (ULX3S, ECP5-85F)", "",
                 "`eie synth`'s flow (Yosys, nextpnr-ecp5, ecppack from PyPI; seed 1, target "
-                "100 MHz), the accelerator with the UART bridge, memories chosen by "
+                "100 MHz; nextpnr's router1 up to 8 PEs, router2 above), the accelerator "
+                "with the UART bridge, memories chosen by "
                 "`board_hw` to fit the device's 208 block RAMs (per PE: 64-bit words, "
                 "pointers, activations, bias words; accumulator bits).", "",
                 _table(["PEs", "memories per PE", "LUT4", "FF", "EBR", "MULT18", "Fmax (MHz)",
-                        "100 MHz met", "build (s)"],
+                        "100 MHz met", "build (s)", "router"],
                        [[b["n_pe"], _memories(b.get("hw")), f"{b['luts']:,}", f"{b['ffs']:,}",
                          b["ebr"], b["mult18"], f"{b['fmax_mhz']:.1f}",
-                         "yes" if b["timing_met"] else "no", f"{b['seconds']:.0f}"]
+                         "yes" if b["timing_met"] else "no", f"{b['seconds']:.0f}",
+                         b.get("router") or "router1"]
                         for b in fpga["builds"]]), ""]
 
     t3 = results.get("table3")

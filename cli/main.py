@@ -236,7 +236,7 @@ def cmd_synth(args):
     try:
         report = synthesize(args.board, hw, args.build_dir, bundle=bundle,
                             max_layers=args.max_layers, freq_mhz=args.freq, baud=args.baud,
-                            seed=args.seed, status=status)
+                            seed=args.seed, status=status, router=args.router)
     finally:
         if status is not None and sys.stderr.isatty() and not args.quiet:
             spinner.stop()
@@ -260,7 +260,8 @@ def cmd_synth(args):
         table.add_row("memories per PE", f"{hw.spmat_words} words, {hw.ptr_depth} pointers, "
                                          f"{hw.act_depth} activations, {hw.bias_depth} bias")
         table.add_row("UART", f"{report['uart_baud']:.0f} baud")
-        table.add_row("build time", f"{report['seconds']:.0f} s")
+        table.add_row("build time", f"{report['seconds']:.0f} s (nextpnr {report['router']}, "
+                                    f"seed {report['seed']})")
         table.add_row("bitstream", report["bitstream"])
         console.print(table)
     return 0
@@ -430,6 +431,8 @@ def build_parser():
     p.add_argument("--fifo-depth", type=int, default=8)
     p.add_argument("--max-layers", type=int, help="layer table depth (default 8)")
     p.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
+    p.add_argument("--router", choices=("router1", "router2"),
+                   help="nextpnr router (default router1 up to 8 PEs, router2 above)")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=cmd_synth)
 
