@@ -183,7 +183,7 @@ class ArithUnit(wiring.Component):
             acc_rp.addr.eq(Mux(self.wb_valid, self.wb_row, self.entry_row)),
             acc_rp.en.eq(1),
         ]
-        acc_near = Signal(acc_shape, reset_less=True)   # no reset LUT after the block RAM
+        acc_near = Signal(acc_shape)
         r_valid = Signal()
         r_row = Signal(g.act_addr_width)
         r_product = Signal.like(product)

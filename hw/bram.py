@@ -131,11 +131,7 @@ class BlockRAM(wiring.Component):
         rp = mem.read_port()
         m.d.comb += [wp.addr.eq(self.wr_addr), wp.data.eq(self.wr_data), wp.en.eq(self.wr_en),
                      rp.addr.eq(self.rd_addr), rp.en.eq(self.rd_en)]
-        # No reset: a reset would put a LUT between the block RAM's output
-        # (5.8 ns after the clock on the ECP5) and the register.
-        data_q = Signal(self._width, reset_less=True)
-        m.d.sync += data_q.eq(rp.data)
-        m.d.comb += self.rd_data.eq(data_q)
+        m.d.sync += self.rd_data.eq(rp.data)
         return m
 
     def _elaborate_dp16kd(self):
