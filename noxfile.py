@@ -23,9 +23,9 @@ def lint(session):
 def bench(session):
     """Every benchmark in one run: BENCHMARKS.md, its plots in docs/bench and bench.json.
 
-    Includes the FPGA builds (52 minutes on 2 cores, 39 for 16 PEs) and records them as the
-    package's reference Fmax.  ``nox -s bench -- --quick`` is a smoke run
-    (then pass ``--suite`` to skip the FPGA builds).
+    Includes the FPGA builds (1 to 8 PEs, about 14 minutes on 2 cores; the other suites
+    about 10) and records them as the package's reference Fmax.  ``nox -s bench --
+    --quick`` is a smoke run (then pass ``--suite`` to skip the FPGA builds).
     """
     session.install("-e", ".[dev]")
     args = session.posargs or ["--suite", "all", "--record"]

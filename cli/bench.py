@@ -433,7 +433,7 @@ def bench_rtl(layers=("NT-We", "NT-LSTM"), n_pe=64, sim="verilator", quick=False
     return {"hw": {"n_pe": n_pe, **common}, "layers": rows}
 
 
-def bench_fpga(pes=(1, 2, 4, 8, 16), board="ulx3s-85f", build_root="build/bench-fpga",
+def bench_fpga(pes=(1, 2, 4, 8), board="ulx3s-85f", build_root="build/bench-fpga",
                record=False, log=print):
     """Routed builds (``eie synth``'s flow, the board's memories) at several PE counts."""
     import datetime

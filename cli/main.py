@@ -466,8 +466,9 @@ def build_parser():
                         "every suite (repeatable; default compiler and table3)")
     p.add_argument("--quick", action="store_true", help="1/16-size layers (a smoke run)")
     p.add_argument("--no-sklearn", action="store_true", help="skip the scikit-learn comparison")
-    p.add_argument("--fpga-pes", default="1,2,4,8,16", metavar="N,N,...",
-                   help="PE counts of the fpga suite (default 1,2,4,8,16)")
+    p.add_argument("--fpga-pes", default="1,2,4,8", metavar="N,N,...",
+                   help="PE counts of the fpga suite (default 1,2,4,8; 16 can take over "
+                        "half an hour to route)")
     p.add_argument("--build-dir", default="build/bench-fpga",
                    help="where the fpga suite builds (default build/bench-fpga)")
     p.add_argument("--record", action="store_true",
