@@ -22,7 +22,8 @@ from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["BlockRAM", "dp16kd_blocks", "dp16kd_initvals", "dp16kd_shape", "uses_lut_ram"]
+__all__ = ["BlockRAM", "dp16kd_blocks", "dp16kd_initvals", "dp16kd_shape", "is_ecp5",
+           "uses_lut_ram"]
 
 #: DP16KD port shapes: (depth, width); 36 bits wide is the pseudo dual port mode.
 DP16KD_SHAPES = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36))
@@ -74,7 +75,8 @@ def dp16kd_initvals(words, width):
     return [sum(rows[16 * i + k] << (20 * k) for k in range(16)) for i in range(64)]
 
 
-def _is_ecp5(platform):
+def is_ecp5(platform):
+    """Whether ``platform`` (of an elaboration) is a Lattice ECP5."""
     return getattr(platform, "family", None) == "ecp5"
 
 
@@ -122,7 +124,7 @@ class BlockRAM(wiring.Component):
         })
 
     def elaborate(self, platform):
-        if self._primitive and _is_ecp5(platform) and not uses_lut_ram(self._depth, self._width):
+        if self._primitive and is_ecp5(platform) and not uses_lut_ram(self._depth, self._width):
             return self._elaborate_dp16kd()
         m = Module()
         m.submodules.storage = mem = Memory(shape=self._width, depth=self._depth,

@@ -10,6 +10,8 @@ simulation and in the generated Verilog it is an ordinary register.
 
 from amaranth.hdl import ClockSignal, Const, Instance, Signal, Value
 
+from .bram import is_ecp5
+
 __all__ = ["local_register"]
 
 
@@ -20,7 +22,7 @@ def local_register(m, platform, value, shape, name):
     0, as after configuration); elsewhere it is reset like any ``sync`` register.
     """
     q = Signal(shape, name=name)
-    if getattr(platform, "family", None) != "ecp5":
+    if not is_ecp5(platform):
         m.d.sync += q.eq(value)
         return q
     d = Signal(shape, name=f"{name}_d")
