@@ -141,23 +141,24 @@ class Timing:
         presents its column address to every PE's pointer memory at
         ``t + bcast_latency``.
     ``queue_latency``
-        ``bcast_latency + 3``: two cycles for the pointer read (the block
-        RAM's output is registered), one for the queue, so the item is at the
-        head of the PE's queue at ``t + queue_latency``.
+        ``bcast_latency + 4``: three cycles for the pointer read (the block
+        RAM's output is registered twice), one for the queue, so the item is
+        at the head of the PE's queue at ``t + queue_latency``.
     ``credits``
         ``fifo_depth + queue_latency``: the broadcast fires only while every PE
         has fewer than this many items fired but not yet popped, so that
         ``fifo_depth`` items can wait in a queue beyond those in flight.  This
         is also the physical depth of the queue.
-    ``arith_drain`` (10)
+    ``arith_drain`` (11)
         An entry issued at cycle ``c`` has its word address registered at
         ``c + 1`` (it fans out to the block RAMs), is read at ``c + 2`` (the
-        block RAMs' output register at ``c + 3``, registered again), its
-        byte selected and registered at ``c + 4``, it is decoded at ``c + 5``,
-        multiplied at ``c + 6`` while its accumulator is read, the product and
-        the accumulator are registered at ``c + 7`` and ``c + 8``, and it has
-        written its accumulator at cycle ``c + 9``; the PE is idle from
-        ``c + 10``.
+        block RAMs' output register at ``c + 3``, registered twice more on the
+        way from block RAMs spread over the device), its byte selected and
+        registered at ``c + 5``, it is decoded at ``c + 6``, multiplied at
+        ``c + 7`` while its accumulator is read, the product and the
+        accumulator are registered at ``c + 8`` and ``c + 9``, and it has
+        written its accumulator at cycle ``c + 10``; the PE is idle from
+        ``c + 11``.
     ``writeback_latency`` (8)
         Writeback reads accumulator row ``r`` at ``w0 + r`` and writes the
         output activation at ``w0 + r + 8``: one cycle for the read, two for
@@ -169,7 +170,7 @@ class Timing:
 
     scan_start = 4
     bcast_stages = 1
-    arith_drain = 10
+    arith_drain = 11
     writeback_latency = 8
 
     def __init__(self, hw):
@@ -190,7 +191,7 @@ class Timing:
 
     @property
     def queue_latency(self):
-        return self.bcast_latency + 3
+        return self.bcast_latency + 4
 
     @property
     def credits(self):

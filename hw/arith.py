@@ -1,7 +1,7 @@
 """Arithmetic unit: multiply, accumulate into the local rows, and write back.
 
 Compute: the weight ``S[v]`` and the activation are multiplied (cycle
-``c + 6`` of an entry issued at ``c``) while the accumulator of the entry's row
+``c + 7`` of an entry issued at ``c``) while the accumulator of the entry's row
 is read; the product and the accumulator are registered twice, and the cycle
 after adds and writes back.  The read misses the three updates still in
 flight, so the accumulate stage forwards its last three results (an entry's
@@ -110,7 +110,7 @@ class ArithUnit(wiring.Component):
     Members
     -------
     entry_valid, entry_row, entry_value, weight : In
-        A decoded entry and its weight ``S[v]`` (cycle ``c + 6``).
+        A decoded entry and its weight ``S[v]`` (cycle ``c + 7``).
     idle : Out(1)
         No product waiting to be accumulated.
     wb_valid, wb_row : In
@@ -125,7 +125,7 @@ class ArithUnit(wiring.Component):
         Host write of bias word ``host_addr``.
 
     One accumulation per cycle; the accumulator of an entry issued at ``c`` is
-    written at ``c + 9``.
+    written at ``c + 10``.
     """
 
     def __init__(self, geometry, bias_init=None):
@@ -165,10 +165,10 @@ class ArithUnit(wiring.Component):
         # adder, nor for a route across the device, so the first register's
         # only load is the second (the placer puts it near its block RAM).
         #
-        # Multiply (c + 6) while the accumulator is read; the product is
-        # registered (c + 7, c + 8), the accumulator twice (c + 7, c + 8), then
-        # they are added and written back at c + 9.  The read misses the three
-        # updates still in flight (written at c + 6, c + 7 and c + 8 by the
+        # Multiply (c + 7) while the accumulator is read; the product is
+        # registered (c + 8, c + 9), the accumulator twice (c + 8, c + 9), then
+        # they are added and written back at c + 10.  The read misses the three
+        # updates still in flight (written at c + 7, c + 8 and c + 9 by the
         # entries three, two and one ahead), so the accumulate stage forwards
         # its last three results, the newest first.
         p_valid = Signal()
@@ -200,7 +200,7 @@ class ArithUnit(wiring.Component):
             q_valid.eq(r_valid), q_row.eq(r_row), q_product.eq(r_product),
         ]
 
-        # Accumulate (c + 9), forwarding the results of the three cycles
+        # Accumulate (c + 10), forwarding the results of the three cycles
         # before.  Which one to forward is decided a cycle ahead, when the
         # entry's row is compared with the rows of the three entries before it
         # (then in the accumulate stage and the two result registers), so the

@@ -5,9 +5,10 @@ ports), simulated by the tests.  :class:`Board` adds what a board needs: the
 PLL that makes the main clock from the board's oscillator and the pins.
 """
 
-from amaranth.hdl import ClockDomain, ClockSignal, Elaboratable, Instance, Module, Signal
+from amaranth.hdl import (ClockDomain, ClockSignal, Elaboratable, Instance, Module, ResetSignal,
+                          Signal)
 from amaranth.lib import io, wiring
-from amaranth.lib.cdc import ResetSynchronizer
+from amaranth.lib.cdc import AsyncFFSynchronizer
 from amaranth.lib.wiring import In, Out
 
 from .bridge import HostBridge
@@ -54,8 +55,11 @@ class BoardCore(wiring.Component):
         # array (which spreads over the device): reads take two cycles more.
         m.submodules.bridge = bridge = HostBridge(len(eie.host_addr),
                                                   read_latency=HOST_READ_LATENCY + 2)
-        wiring.connect(m, rx.data, bridge.rx)
-        wiring.connect(m, bridge.tx, tx.data)
+        # The UART sits by its pins, the bridge by the array: a one-byte
+        # buffer each way, whose ready is a register, so no path runs through
+        # both (a byte takes 10 x divisor cycles on the line anyway).
+        _byte_buffer(m, rx.data, bridge.rx, "rx_buf")
+        _byte_buffer(m, bridge.tx, tx.data, "tx_buf")
         m.d.comb += [rx.rx.eq(self.rx), self.tx.eq(tx.tx)]
         m.d.sync += [
             eie.host_addr.eq(bridge.host_addr),
@@ -72,6 +76,18 @@ class BoardCore(wiring.Component):
         m.d.comb += [self.leds[0].eq(eie.busy), self.leds[1].eq(eie.done),
                      self.leds[2].eq(activity), self.leds[7].eq(heartbeat[-1])]
         return m
+
+
+def _byte_buffer(m, src, dst, name):
+    """Stream ``src`` -> ``dst`` through one registered byte (ready = buffer empty)."""
+    full = Signal(name=f"{name}_full")
+    byte = Signal(8, name=f"{name}_byte")
+    m.d.comb += [src.ready.eq(~full), dst.valid.eq(full), dst.payload.eq(byte)]
+    with m.If(full):
+        with m.If(dst.ready):
+            m.d.sync += full.eq(0)
+    with m.Elif(src.valid):
+        m.d.sync += [full.eq(1), byte.eq(src.payload)]
 
 
 def ecp5_pll_params(f_in, f_out):
@@ -143,7 +159,15 @@ class Board(Elaboratable):
             i_PLLWAKESYNC=0, i_ENCLKOP=0,
             o_CLKOP=clk, o_LOCK=locked,
         )
-        m.submodules.reset_sync = ResetSynchronizer(~locked, domain="sync")
+        # The reset (held until the PLL locks, released synchronously) goes
+        # out on a global clock network through a DCCA: it reaches most
+        # flip-flops of the design (about 10,600 at 8 PEs), which as a fabric
+        # net is a tree across the whole device competing with the datapath
+        # for routing.
+        reset = Signal()
+        m.submodules.reset_sync = AsyncFFSynchronizer(~locked, reset, o_domain="sync")
+        m.submodules.reset_buf = Instance("DCCA", i_CLKI=reset, i_CE=1,
+                                          o_CLKO=ResetSignal("sync"))
         platform.add_clock_constraint(clk, f_out * 1e6)
         m.submodules.core = core = self.core
         uart = platform.request("uart", 0, dir="-")

@@ -133,7 +133,12 @@ class BlockRAM(wiring.Component):
         rp = mem.read_port()
         m.d.comb += [wp.addr.eq(self.wr_addr), wp.data.eq(self.wr_data), wp.en.eq(self.wr_en),
                      rp.addr.eq(self.rd_addr), rp.en.eq(self.rd_en)]
-        m.d.sync += self.rd_data.eq(rp.data)
+        # The output register has no reset: no reset logic between the block
+        # RAM and its register (the word it holds after a reset is the last
+        # one read, or 0 after configuration).
+        out = Signal(self._width, reset_less=True)
+        m.d.sync += out.eq(rp.data)
+        m.d.comb += self.rd_data.eq(out)
         return m
 
     def _elaborate_dp16kd(self):

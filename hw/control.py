@@ -1,6 +1,7 @@
 """Central control: layer sequencing, start/busy/done, cycle counters, layer table.
 
-A run starts when the host writes ``start``; that cycle loads layer 0's
+A run starts when the host's write of ``start`` lands (host writes are
+registered here, a cycle after the port); that cycle loads layer 0's
 parameters (the run's one cycle of overhead).  Each layer then goes through:
 
 * compute, from its cycle 0 (``layer_go``: the scanner reads row 0) until the
@@ -48,7 +49,8 @@ class Control(wiring.Component):
     busy, done : Out(1)
         A run is in progress; the last run has finished (until the next start).
     host_we_ctrl, host_re_ctrl, host_we_layer, host_offset, host_data : In
-        Host access to the registers (:class:`~eie.hw.geometry.Reg`) and the table.
+        Host access to the registers (:class:`~eie.hw.geometry.Reg`) and the
+        table.  A write takes effect a cycle later (it is registered first).
     ctrl_rdata : Out(64)
         Register read data (combinational from ``host_offset``).
     """
@@ -79,6 +81,15 @@ class Control(wiring.Component):
         g = self._g
         hw = g.hw
 
+        # Host writes are registered here first (the host port comes from the
+        # far side of the device, and a start fans out to every layer
+        # register): they land a cycle later.  Reads use the port as it is.
+        we_ctrl, we_layer = Signal(), Signal()
+        offset = Signal.like(self.host_offset)
+        wdata = Signal.like(self.host_data)
+        m.d.sync += [we_ctrl.eq(self.host_we_ctrl), we_layer.eq(self.host_we_layer),
+                     offset.eq(self.host_offset), wdata.eq(self.host_data)]
+
         # Layer table: one small memory per field, read asynchronously.
         busy = self.busy
         table_addr = Signal(g.layer_width)
@@ -92,9 +103,9 @@ class Control(wiring.Component):
             wp = mem.write_port()
             rp = mem.read_port(domain="comb")
             m.d.comb += [
-                wp.addr.eq(self.host_offset[3:]),
-                wp.data.eq(self.host_data),
-                wp.en.eq(self.host_we_layer & (self.host_offset[:3] == f)),
+                wp.addr.eq(offset[3:]),
+                wp.data.eq(wdata),
+                wp.en.eq(we_layer & (offset[:3] == f)),
                 rp.addr.eq(table_addr),
             ]
             entry[name] = rp.data
@@ -131,8 +142,7 @@ class Control(wiring.Component):
 
         start = Signal()
         m.d.comb += [
-            start.eq(self.host_we_ctrl & (self.host_offset == Reg.CONTROL) & self.host_data[0]
-                     & ~busy),
+            start.eq(we_ctrl & (offset == Reg.CONTROL) & wdata[0] & ~busy),
             self.layer_go.eq(busy & ~phase_wb & first),
             lc_wp.addr.eq(self.layer.index),
             lc_wp.data.eq(t + 1),
@@ -170,8 +180,8 @@ class Control(wiring.Component):
                         m.d.sync += [busy.eq(0), self.done.eq(1), runs.eq(runs + 1)]
 
         # Registers.
-        with m.If(self.host_we_ctrl & (self.host_offset == Reg.N_LAYERS) & ~busy):
-            m.d.sync += n_layers.eq(self.host_data)
+        with m.If(we_ctrl & (offset == Reg.N_LAYERS) & ~busy):
+            m.d.sync += n_layers.eq(wdata)
         info = (hw.n_pe | g.max_layers << 16 | hw.acc_width << 32 | hw.fifo_depth << 40)
         m.d.comb += lc_rp.addr.eq(self.host_offset - Reg.LAYER_CYCLES)
         with m.Switch(self.host_offset):

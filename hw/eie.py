@@ -12,10 +12,14 @@ from .local_reg import local_register
 from .pe import PE
 from .scanner import Scanner, bcast_layout
 
-__all__ = ["EIE", "layer_table", "HOST_READ_LATENCY"]
+__all__ = ["EIE", "layer_table", "HOST_READ_LATENCY", "HOST_WRITE_LATENCY"]
 
 #: Cycles from ``host_re`` to its data on ``host_rdata``.
 HOST_READ_LATENCY = 3
+#: Cycles after the clock edge that takes a write until it has taken effect
+#: (every destination registers the port first): ``busy`` rises this many
+#: cycles after the edge that takes the write of ``start``.
+HOST_WRITE_LATENCY = 1
 
 
 def layer_table(bundle, geometry):
@@ -69,8 +73,9 @@ class EIE(wiring.Component):
         ``{region, pe, offset}`` (:class:`~eie.hw.geometry.HostMap`).
     host_wdata : In(64)
     host_we, host_re : In(1)
-        Write this cycle (it reaches a PE's memories the next); read (data in
-        ``host_rdata`` three cycles later, :data:`HOST_READ_LATENCY`).
+        Write this cycle (it takes effect :data:`HOST_WRITE_LATENCY` cycle
+        later: a PE's memories, the control registers and ``start``); read
+        (data in ``host_rdata`` three cycles later, :data:`HOST_READ_LATENCY`).
     host_rdata : Out(64)
     busy, done : Out(1)
         A run is in progress; the last run finished (cleared by the next start).
@@ -160,10 +165,6 @@ class EIE(wiring.Component):
             scanner.rows_in.eq(control.layer.rows_in),
             control.scan_done.eq(scanner.scan_done),
         ]
-        # The write data follows the PEs' host port registers by one register
-        # for all of them (only the strobes and the address are per PE).
-        host_data = Signal(64)
-        m.d.sync += host_data.eq(self.host_wdata)
         credit_if_fire = 1
         credit_if_hold = 1
         all_idle = 1
@@ -173,10 +174,11 @@ class EIE(wiring.Component):
             m.submodules[f"pe{k}"] = pe
             pes.append(pe)
             mine = pe_sel == k
-            # The host port's strobes and address are registered in front of
-            # each PE, a copy of its own (the PEs spread over the device): its
-            # writes land a cycle later, and its reads take HOST_READ_LATENCY
-            # = 3 cycles.
+            # The host port (strobes, address, write data) is registered in
+            # front of each PE, a copy of its own (the PEs spread over the
+            # device, and the write data goes to every block RAM of the PE):
+            # its writes land a cycle later, and its reads take
+            # HOST_READ_LATENCY = 3 cycles.
             host_port = {
                 "host_re_act": self.host_re & (region == Region.ACT) & mine,
                 "host_we_act": we & (region == Region.ACT) & mine,
@@ -185,12 +187,12 @@ class EIE(wiring.Component):
                 "host_we_bias": we & (region == Region.BIAS) & mine,
                 "host_we_codebook": we & (region == Region.CODEBOOK),
                 "host_offset": offset,
+                "host_data": self.host_wdata,
             }
             for name, value in host_port.items():
                 port = getattr(pe, name)
                 m.d.comb += port.eq(local_register(m, platform, value, port.shape(),
                                                    f"{name}{k}"))
-            m.d.comb += pe.host_data.eq(host_data)
             # The broadcast register is each PE's own copy, placed next to it:
             # the pointer address the PE works out from the column then
             # stays inside the PE.

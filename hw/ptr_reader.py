@@ -31,13 +31,15 @@ class PtrReader(wiring.Component):
     col_valid, col_value, col, ptr_base, spmat_base : In
         A broadcast activation ``(value, column)`` and the layer's bases.
     item_valid, item : Out
-        Two cycles later (the banks' outputs are registered): the queue item
-        (value, absolute start entry, length).
+        Three cycles later (the banks' outputs are registered twice): the
+        queue item (value, absolute start entry, length).
     host_we, host_addr, host_data : In
         Host write of pointer ``host_addr``.
 
-    Latency 2, one column per cycle.
+    Latency :attr:`LATENCY` (3), one column per cycle.
     """
+
+    LATENCY = 3
 
     def __init__(self, geometry, init=None):
         self._g = geometry
@@ -83,23 +85,35 @@ class PtrReader(wiring.Component):
             even_rp.addr.eq((p + 1)[1:]),
             odd_rp.addr.eq(p[1:]),
         ]
-        # Cycle +1: the banks' outputs, registered (block RAM clock-to-output).
+        # Cycle +1: the banks' outputs (block RAM clock-to-output), registered
+        # twice: the first register's only load is the second, so it may sit
+        # next to its block RAM however far the PE's logic is (the banks are
+        # two of the PE's block RAMs, spread over the device with the others).
         valid1, odd1 = Signal(), Signal()
         value1 = Signal(signed(ACT_BITS))
         m.d.sync += [valid1.eq(self.col_valid), odd1.eq(p[0]), value1.eq(self.col_value)]
-        # Cycle +2: start, length, absolute address.
+        # Cycle +2: the banks' first registers.
+        valid2, odd2 = Signal(), Signal()
+        value2 = Signal(signed(ACT_BITS))
+        # No reset on the data registers (``item_valid`` says when they
+        # count), so no reset logic stands between a block RAM and its register.
+        even_near = Signal(g.ptr_width, reset_less=True)
+        odd_near = Signal(g.ptr_width, reset_less=True)
+        m.d.sync += [valid2.eq(valid1), odd2.eq(odd1), value2.eq(value1),
+                     even_near.eq(even_rp.data), odd_near.eq(odd_rp.data)]
+        # Cycle +3: start, length, absolute address.
         odd = Signal()
         value = Signal(signed(ACT_BITS))
         base = Signal(g.entry_addr_width)
-        even_q = Signal(g.ptr_width)
-        odd_q = Signal(g.ptr_width)
+        even_q = Signal(g.ptr_width, reset_less=True)
+        odd_q = Signal(g.ptr_width, reset_less=True)
         m.d.sync += [
-            self.item_valid.eq(valid1),
-            odd.eq(odd1),
-            value.eq(value1),
+            self.item_valid.eq(valid2),
+            odd.eq(odd2),
+            value.eq(value2),
             base.eq(self.spmat_base * ENTRIES_PER_WORD),
-            even_q.eq(even_rp.data),
-            odd_q.eq(odd_rp.data),
+            even_q.eq(even_near),
+            odd_q.eq(odd_near),
         ]
         start = Mux(odd, odd_q, even_q)
         end = Mux(odd, even_q, odd_q)

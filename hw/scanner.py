@@ -103,7 +103,8 @@ class Scanner(wiring.Component):
         # buffer's head is the next row (stage Q); it holds PREFETCH rows,
         # counting the reads in flight, which is what it takes to read one row
         # per cycle with the decision a cycle ahead: rows reach the current
-        # row back to back.
+        # row back to back.  (A ring, not a shift register: the buffer's
+        # write enables do not wait for this cycle's fire.)
         depth = PREFETCH
         # A buffered row carries its nonzero mask and the facts the current row
         # keeps about it, worked out as it is pushed (from the PEs' registered
@@ -119,11 +120,20 @@ class Scanner(wiring.Component):
         d2_valid = Signal()
         d2_base = Signal(g.col_width)
         d2_range = Signal(n)
+        # A ring of rows: a push writes entry ``wptr`` (its enable comes from
+        # registers only, whatever fires this cycle), a pop advances ``rptr``.
         buf = [Signal(row, name=f"buf{i}") for i in range(depth)]
+        wptr = Signal(range(depth))
+        rptr = Signal(range(depth))
         count = Signal(range(depth + 1))
         q_valid = Signal()              # count != 0
-        q_values = buf[0].values
-        q_base = buf[0].base
+        head = Signal(row)
+        with m.Switch(rptr):
+            for i in range(depth):
+                with m.Case(i):
+                    m.d.comb += head.eq(buf[i])
+        q_values = head.values
+        q_base = head.base
         cur_valid = Signal()
         cur_values = Signal(data.ArrayLayout(signed(ACT_BITS), n))
         cur_mask = Signal(n)
@@ -166,7 +176,7 @@ class Scanner(wiring.Component):
             m.d.sync += [
                 rd_issue.eq(self.rows_in > 1), rd_addr.eq(1), rd_base.eq(n),
                 d1_valid.eq(1), d1_base.eq(0), d1_range.eq(in_range(0)), d2_valid.eq(0),
-                count.eq(0), q_valid.eq(0),
+                count.eq(0), q_valid.eq(0), wptr.eq(0), rptr.eq(0),
                 cur_valid.eq(0), self.scan_done.eq(0),
             ]
         with m.Else():
@@ -188,19 +198,18 @@ class Scanner(wiring.Component):
             ]
             with m.If(rd_now):
                 m.d.sync += [rd_addr.eq(rd_addr + 1), rd_base.eq(rd_base + n)]
-            # The buffer shifts towards its head on a pop; the pushed row goes
-            # to the first free entry.
-            wpos = count - pop
+            # The pushed row goes to entry ``wptr``; a pop moves the head on.
             for i in range(depth):
-                with m.If(push & (wpos == i)):
+                with m.If(push & (wptr == i)):
                     m.d.sync += [
                         buf[i].values.eq(self.act_data), buf[i].base.eq(d2_base),
                         buf[i].mask.eq(p_mask), buf[i].empty.eq(p_mask == 0),
                         buf[i].last.eq(at_most_one(p_mask)),
                     ]
-                if i + 1 < depth:
-                    with m.Elif(pop):
-                        m.d.sync += buf[i].eq(buf[i + 1])
+            with m.If(push):
+                m.d.sync += wptr.eq(Mux(wptr == depth - 1, 0, wptr + 1))
+            with m.If(pop):
+                m.d.sync += rptr.eq(Mux(rptr == depth - 1, 0, rptr + 1))
 
             with m.If(self.fire):
                 m.d.sync += [cur_mask.eq(rest), cur_empty.eq(cur_last),
@@ -208,8 +217,8 @@ class Scanner(wiring.Component):
             with m.If(load):
                 with m.If(q_valid):
                     m.d.sync += [
-                        cur_valid.eq(1), cur_values.eq(q_values), cur_mask.eq(buf[0].mask),
-                        cur_empty.eq(buf[0].empty), cur_last.eq(buf[0].last),
+                        cur_valid.eq(1), cur_values.eq(q_values), cur_mask.eq(head.mask),
+                        cur_empty.eq(head.empty), cur_last.eq(head.last),
                         cur_base.eq(q_base),
                     ]
                 with m.Else():

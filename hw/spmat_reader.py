@@ -7,9 +7,10 @@ back to back across column and word boundaries: the address of a new column's
 first entry comes from the queue head (the read-ahead), the others from a
 counter.  The entry address is registered before it drives the memory (it fans
 out to every block RAM), the 64-bit word that holds the issued entry is read
-the cycle after, its output is registered twice (the first register next to
-the block RAMs), the next cycle selects and registers the entry's byte, and the
-cycle after that decodes it: ``v`` (codebook index) and the local row
+the cycle after, its output is registered three times (the block RAMs of one
+PE spread over the device, and the first registers sit next to them, the
+others on the way to the PE), the next cycle selects and registers the entry's
+byte, and the cycle after that decodes it: ``v`` (codebook index) and the local row
 ``r = r_prev + z + 1`` (``r = z`` for a column's first entry).
 """
 
@@ -43,7 +44,7 @@ class SpmatReader(wiring.Component):
         Pop the head: at once for an empty column, else when the last entry
         of the previous column has been issued.
     entry_valid, entry_index, entry_row, entry_value, entry_weight : Out
-        Six cycles after an entry is issued: its codebook index, its local
+        Seven cycles after an entry is issued: its codebook index, its local
         row, the column's activation value and its weight.
     lookup_index : Out(4); lookup_weight : In(signed(16))
         The codebook lookup during decode (asynchronous codebook read): the
@@ -55,7 +56,7 @@ class SpmatReader(wiring.Component):
         Host write of memory word ``host_addr``.
 
     One entry per cycle in steady state, including across column and word
-    boundaries; latency 6 from issue to the decoded entry.
+    boundaries; latency 7 from issue to the decoded entry.
     """
 
     def __init__(self, geometry, init=None):
@@ -129,9 +130,10 @@ class SpmatReader(wiring.Component):
         ]
         m.d.comb += mem.rd_addr.eq(i_addr[3:])
         # Word read (cycle c + 2), out of the block RAMs' output register
-        # (cycle c + 3), registered once more: the word's bits come from block
-        # RAMs spread over the device, and the byte is selected from the
-        # register.
+        # (cycle c + 3), registered twice more (c + 4, c + 5): the word's bits
+        # come from block RAMs spread over the device (a PE's 64-bit word is 16
+        # block RAMs of 4 bits at 8 PEs), so they travel two register hops to
+        # the byte select.
         # What travels with the word down the pipeline, one register per stage.
         tag_layout = data.StructLayout({"valid": 1, "sel": 3, "first": 1,
                                         "value": signed(ACT_BITS)})
@@ -145,14 +147,16 @@ class SpmatReader(wiring.Component):
         m.d.comb += [tag_i.valid.eq(i_valid), tag_i.sel.eq(i_addr[:3]),
                      tag_i.first.eq(i_first), tag_i.value.eq(i_value)]
         tag_a = delayed(tag_i, "tag_a")
-        # Carry (cycle c + 3).
+        # Carry (cycles c + 3, c + 4).
         tag_c = delayed(tag_a, "tag_c")
-        # Byte select (cycle c + 4): the entry is registered, so the decode
+        tag_t = delayed(tag_c, "tag_t")
+        # Byte select (cycle c + 5): the entry is registered, so the decode
         # and the codebook lookup start from 8 registers.
-        tag_s = delayed(tag_c, "tag_s")
+        tag_s = delayed(tag_t, "tag_s")
+        word_near = Signal(WORD_BITS)
         word = Signal(WORD_BITS)
-        m.d.sync += word.eq(mem.rd_data)
-        # Decode (cycle c + 5): relative row, codebook lookup.
+        m.d.sync += [word_near.eq(mem.rd_data), word.eq(word_near)]
+        # Decode (cycle c + 6): relative row, codebook lookup.
         tag_b = delayed(tag_s, "tag_b")
         entry = Signal(8)
         m.d.sync += entry.eq(word.word_select(tag_s.sel, 8))
@@ -169,6 +173,7 @@ class SpmatReader(wiring.Component):
             self.entry_value.eq(tag_b.value),
             self.entry_weight.eq(self.lookup_weight),
         ]
-        m.d.comb += self.idle.eq(free & ~i_valid & ~tag_a.valid & ~tag_c.valid & ~tag_s.valid
+        m.d.comb += self.idle.eq(free & ~i_valid & ~tag_a.valid & ~tag_c.valid & ~tag_t.valid
+                                  & ~tag_s.valid
                                   & ~tag_b.valid & ~self.entry_valid)
         return m

@@ -1,7 +1,7 @@
 """Host port of an :class:`eie.hw.eie.EIE` in Amaranth's own simulator."""
 
 from ..errors import EieError
-from ..hw.eie import HOST_READ_LATENCY
+from ..hw.eie import HOST_READ_LATENCY, HOST_WRITE_LATENCY
 
 __all__ = ["AmaranthPort"]
 
@@ -31,6 +31,7 @@ class AmaranthPort:
         return ctx.get(dut.host_rdata)
 
     async def wait_done(self, max_cycles):
+        await self.ctx.tick().repeat(HOST_WRITE_LATENCY)    # the start lands
         for _ in range(max_cycles):
             if not self.ctx.get(self.dut.busy):
                 return

@@ -21,7 +21,7 @@ from cocotb.triggers import FallingEdge
 
 from ..errors import EieError
 from ..gen.bundle import Bundle
-from ..hw.eie import HOST_READ_LATENCY
+from ..hw.eie import HOST_READ_LATENCY, HOST_WRITE_LATENCY
 from ..hw.geometry import Geometry
 from .host import HostDriver
 
@@ -54,6 +54,8 @@ class CocotbPort:
 
     async def wait_done(self, max_cycles):
         dut = self.dut
+        for _ in range(HOST_WRITE_LATENCY):     # the start lands
+            await FallingEdge(dut.clk)
         for _ in range(max_cycles):
             if not int(dut.busy.value):
                 return

@@ -1,6 +1,7 @@
 """FPGA flow: board sizing, fit checks, bad input, and one real (small) build."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -64,6 +65,11 @@ def test_small_build(tmp_path):
     assert report["luts"] > 100 and report["ebr"] >= 1 and report["mult18"] >= 1
     assert (tmp_path / "build" / "eie_top.bit").stat().st_size > 100_000
     json.dumps(report)
+    # The reset goes out on a global network of its own (the board's DCCA),
+    # not through the fabric.
+    log = (tmp_path / "build" / "eie_top.tim").read_text()
+    globals_ = re.findall(r"routing clock net (\S+) using global", log)
+    assert len(globals_) == 2 and any("rst" in net for net in globals_), globals_
 
 
 def test_constraints_file_matches_the_board():

@@ -25,6 +25,8 @@ def test_layers_writeback_and_counters():
         ctx.set(dut.host_data, 1)
         await ctx.tick()
         ctx.set(dut.host_we_ctrl, 0)
+        assert not ctx.get(dut.busy)        # host writes land a cycle later
+        await ctx.tick()
         t = 0
         layer_start = None
         while ctx.get(dut.busy):
@@ -70,6 +72,8 @@ def test_no_layers_finishes_at_once():
         ctx.set(dut.host_we_ctrl, 1)
         ctx.set(dut.host_offset, Reg.CONTROL)
         ctx.set(dut.host_data, 1)
+        await ctx.tick()
+        ctx.set(dut.host_we_ctrl, 0)
         await ctx.tick()
         assert not ctx.get(dut.busy) and ctx.get(dut.done)
 

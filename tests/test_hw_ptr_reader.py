@@ -30,7 +30,8 @@ def test_start_and_length_from_one_read():
             ctx.set(dut.col_valid, 1)
             await ctx.tick()
             ctx.set(dut.col_valid, 0)
-            await ctx.tick()                   # latency 2: registered bank outputs
+            # Registered bank outputs (twice).
+            await ctx.tick().repeat(PtrReader.LATENCY - 1)
             assert ctx.get(dut.item_valid)
             got.append((base + col, ctx.get(dut.item.start), ctx.get(dut.item.length),
                         ctx.get(dut.item.empty), ctx.get(dut.item.value)))
@@ -51,7 +52,7 @@ def test_baked_init():
         for col in range(7):
             ctx.set(dut.col, col)
             ctx.set(dut.col_valid, 1)
-            await ctx.tick().repeat(2)
+            await ctx.tick().repeat(PtrReader.LATENCY)
             assert (ctx.get(dut.item.start), ctx.get(dut.item.length)) == \
                 (ptrs[col], ptrs[col + 1] - ptrs[col])
 
