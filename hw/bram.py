@@ -1,14 +1,18 @@
 """Block RAM with a registered output: one write port, one read port, read latency 2.
 
 The read address is taken at a clock edge, the word comes out of the RAM's
-output register at the next one.  In simulation and in the Verilog the project
-generates, this is an inferred :class:`~amaranth.lib.memory.Memory` (a
-synchronous read port) followed by a register, and so it is on the board.
-With ``primitive=True``, on a Lattice ECP5 the register is the block RAM's own
-output register (``DP16KD`` with ``REGMODE_B = "OUTREG"``), which Yosys does
-not infer (YosysHQ/yosys#5814): the word then leaves the RAM 0.95 ns after
-the clock instead of 5.8 ns.  Measured on this design it routes worse (see
-the parameter), so it is not used by default.
+output register at the next one.  On a Lattice ECP5 (and unless
+``primitive=False``) the memory is made of ``DP16KD`` instances whose own
+output register (``REGMODE_B = "OUTREG"``) is that register, which Yosys does
+not infer (YosysHQ/yosys#5814): the word then leaves the RAM 0.95 ns after the
+clock instead of 5.8 ns, and no logic stands between the block RAM and the
+register (Yosys' mapping of an inferred memory adds a LUT in front of the
+register, with inputs from the address logic, which pulls that register away
+from its block RAM).  Measured at 8 PEs with the reset on a global network:
+100.3 MHz against 91.7 MHz with inferred memories.  Elsewhere (simulation,
+the generated Verilog) it is an inferred
+:class:`~amaranth.lib.memory.Memory` (a synchronous read port) followed by a
+register.
 
 The ECP5 instances follow Yosys' own mapping of the same memory
 (``techlibs/lattice/brams_map_16kd.v``): a DP16KD of width 1, 2, 4, 9, 18 or
@@ -89,11 +93,8 @@ class BlockRAM(wiring.Component):
     init : sequence of int, optional
         Initial contents.
     primitive : bool
-        On an ECP5, instantiate ``DP16KD`` blocks whose output register is the
-        block RAM's own.  Off by default: on this design nextpnr's routing
-        congests around them (8 PEs, same flow: 53.0 MHz and a router1 that
-        does not converge, against 74.9 MHz with the inferred memory and a
-        register, router1 converging), so the board keeps the inferred memory.
+        On an ECP5, instantiate ``DP16KD`` blocks (the default); ``False``
+        keeps the inferred memory there too.
 
     Members
     -------
@@ -106,7 +107,7 @@ class BlockRAM(wiring.Component):
         returns either value.
     """
 
-    def __init__(self, width, depth, init=(), primitive=False):
+    def __init__(self, width, depth, init=(), primitive=True):
         self._primitive = primitive
         self._width = width
         self._depth = depth

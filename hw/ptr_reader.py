@@ -7,12 +7,12 @@ an even and an odd bank, each read once per cycle: for pointer address
 at ``p // 2``.
 """
 
-from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import wiring
-from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..config import ACT_BITS, ENTRIES_PER_WORD
+from .bram import BlockRAM
 
 __all__ = ["PtrReader"]
 
@@ -65,42 +65,32 @@ class PtrReader(wiring.Component):
         init = list(self._init) if self._init is not None else []
         banks = []
         for parity in (0, 1):
-            bank_init = init[parity::2]
-            m.submodules[f"bank{parity}"] = bank = Memory(
-                shape=unsigned(g.ptr_width), depth=depth, init=bank_init)
-            banks.append(bank)
-        even_wp, odd_wp = banks[0].write_port(), banks[1].write_port()
-        even_rp, odd_rp = banks[0].read_port(), banks[1].read_port()
-
-        for parity, wp in ((0, even_wp), (1, odd_wp)):
+            m.submodules[f"bank{parity}"] = bank = BlockRAM(
+                g.ptr_width, depth, init=init[parity::2])
             m.d.comb += [
-                wp.addr.eq(self.host_addr[1:]),
-                wp.data.eq(self.host_data),
-                wp.en.eq(self.host_we & (self.host_addr[0] == parity)),
+                bank.wr_addr.eq(self.host_addr[1:]),
+                bank.wr_data.eq(self.host_data),
+                bank.wr_en.eq(self.host_we & (self.host_addr[0] == parity)),
             ]
+            banks.append(bank)
 
         p = Signal(g.ptr_addr_width + 1)
         m.d.comb += [
             p.eq(self.ptr_base + self.col),
-            even_rp.addr.eq((p + 1)[1:]),
-            odd_rp.addr.eq(p[1:]),
+            banks[0].rd_addr.eq((p + 1)[1:]),
+            banks[1].rd_addr.eq(p[1:]),
         ]
         # Cycle +1: the banks' outputs (block RAM clock-to-output), registered
-        # twice: the first register's only load is the second, so it may sit
-        # next to its block RAM however far the PE's logic is (the banks are
-        # two of the PE's block RAMs, spread over the device with the others).
+        # twice: the block RAMs' own output register (cycle +2), whose only
+        # load is the register below, so nothing has to sit next to the block
+        # RAM however far the PE's logic is.
         valid1, odd1 = Signal(), Signal()
         value1 = Signal(signed(ACT_BITS))
         m.d.sync += [valid1.eq(self.col_valid), odd1.eq(p[0]), value1.eq(self.col_value)]
-        # Cycle +2: the banks' first registers.
         valid2, odd2 = Signal(), Signal()
         value2 = Signal(signed(ACT_BITS))
-        # No reset on the data registers (``item_valid`` says when they
-        # count), so no reset logic stands between a block RAM and its register.
-        even_near = Signal(g.ptr_width, reset_less=True)
-        odd_near = Signal(g.ptr_width, reset_less=True)
-        m.d.sync += [valid2.eq(valid1), odd2.eq(odd1), value2.eq(value1),
-                     even_near.eq(even_rp.data), odd_near.eq(odd_rp.data)]
+        m.d.sync += [valid2.eq(valid1), odd2.eq(odd1), value2.eq(value1)]
+        even_near, odd_near = banks[0].rd_data, banks[1].rd_data
         # Cycle +3: start, length, absolute address.
         odd = Signal()
         value = Signal(signed(ACT_BITS))

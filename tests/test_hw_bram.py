@@ -1,7 +1,7 @@
 """Block RAM with a registered output: the inferred version in Amaranth's
 simulator, the ECP5 version (DP16KD instances) in Icarus against a behavioural
-DP16KD, and its initial contents against Yosys' own mapping.  (The board does not
-use the primitives today: ``BlockRAM(primitive=True)``.)"""
+DP16KD, and its initial contents against Yosys' own mapping (the board uses the
+primitives)."""
 
 import json
 import random
@@ -229,8 +229,10 @@ def test_initvals_match_yosys(tmp_path, width):
         assert int(params[f"INITVAL_{i:02X}"], 2) == expected[i], f"INITVAL_{i:02X}"
 
 
-def test_primitives_only_when_asked():
+def test_primitives_by_default_on_the_ecp5():
     platform = ULX3S_85F_Platform()
-    assert "DP16KD" not in verilog.convert(BlockRAM(64, 2048), platform=platform)
-    assert "DP16KD" in verilog.convert(BlockRAM(64, 2048, primitive=True), platform=platform)
-    assert "DP16KD" not in verilog.convert(BlockRAM(8, 32, primitive=True), platform=platform)
+    assert "DP16KD" in verilog.convert(BlockRAM(64, 2048), platform=platform)
+    assert "DP16KD" not in verilog.convert(BlockRAM(64, 2048, primitive=False),
+                                           platform=platform)
+    assert "DP16KD" not in verilog.convert(BlockRAM(8, 32), platform=platform)   # LUT RAM
+    assert "DP16KD" not in verilog.convert(BlockRAM(64, 2048))                   # generic
