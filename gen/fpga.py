@@ -148,8 +148,9 @@ def synthesize(board, hw, build_dir, bundle=None, max_layers=None, freq_mhz=100.
 
     ``status(text)`` is called with the current step while the tools run.
     ``router`` is nextpnr's router; by default ``router1`` up to
-    :data:`ROUTER1_MAX_PES` PEs (the better clock: 8 PEs 91.8 MHz against
-    74.9 MHz with ``router2``) and ``router2`` above, where ``router1`` takes
+    :data:`ROUTER1_MAX_PES` PEs (the better clock: 8 PEs routed at 100.25 MHz;
+    ``router2`` gave 70-79 MHz on the same design family) and ``router2``
+    above, where ``router1`` takes
     the better part of an hour (16 PEs: 29 minutes of routing).
     """
     from amaranth_boards import ulx3s
