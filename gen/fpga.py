@@ -46,7 +46,6 @@ BOARDS = {
     "ulx3s-85f": BoardSpec("ulx3s-85f", "ULX3S_85F_Platform", "LFE5U-85F", 83640, 208, 156),
 }
 
-#: DP16KD aspect ratios (depth, width) of an ECP5 block RAM (18 Kbit).
 #: Largest PE count routed with nextpnr's router1 by default (router2 above).
 ROUTER1_MAX_PES = 8
 #: Accumulator width when 48-bit accumulators do not fit (a 512 x 36 block RAM).
@@ -150,8 +149,8 @@ def synthesize(board, hw, build_dir, bundle=None, max_layers=None, freq_mhz=100.
     ``router`` is nextpnr's router; by default ``router1`` up to
     :data:`ROUTER1_MAX_PES` PEs (the better clock: 8 PEs routed at 100.25 MHz;
     ``router2`` gave 70-79 MHz on the same design family) and ``router2``
-    above, where ``router1`` takes
-    the better part of an hour (16 PEs: 29 minutes of routing).
+    above, where ``router1`` takes the better part of an hour (16 PEs: 29
+    minutes of routing).
     """
     from amaranth_boards import ulx3s
 

@@ -1,8 +1,8 @@
 """Block RAM with a registered output: one write port, one read port, read latency 2.
 
 The read address is taken at a clock edge, the word comes out of the RAM's
-output register at the next one.  On a Lattice ECP5 (and unless
-``primitive=False``) the memory is made of ``DP16KD`` instances whose own
+output register at the next one.  On a Lattice ECP5 the memory is made of
+``DP16KD`` instances (LUT RAM when Yosys would put it there) whose own
 output register (``REGMODE_B = "OUTREG"``) is that register, which Yosys does
 not infer (YosysHQ/yosys#5814): the word then leaves the RAM 0.95 ns after the
 clock instead of 5.8 ns, and no logic stands between the block RAM and the
@@ -92,9 +92,6 @@ class BlockRAM(wiring.Component):
     width, depth : int
     init : sequence of int, optional
         Initial contents.
-    primitive : bool
-        On an ECP5, instantiate ``DP16KD`` blocks (the default); ``False``
-        keeps the inferred memory there too.
 
     Members
     -------
@@ -107,8 +104,7 @@ class BlockRAM(wiring.Component):
         returns either value.
     """
 
-    def __init__(self, width, depth, init=(), primitive=True):
-        self._primitive = primitive
+    def __init__(self, width, depth, init=()):
         self._width = width
         self._depth = depth
         self._init = [int(w) for w in init]
@@ -125,7 +121,7 @@ class BlockRAM(wiring.Component):
         })
 
     def elaborate(self, platform):
-        if self._primitive and is_ecp5(platform) and not uses_lut_ram(self._depth, self._width):
+        if is_ecp5(platform) and not uses_lut_ram(self._depth, self._width):
             return self._elaborate_dp16kd()
         m = Module()
         m.submodules.storage = mem = Memory(shape=self._width, depth=self._depth,

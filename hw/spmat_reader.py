@@ -8,9 +8,9 @@ first entry comes from the queue head (the read-ahead), the others from a
 counter.  The entry address is registered before it drives the memory (it fans
 out to every block RAM), the 64-bit word that holds the issued entry is read
 the cycle after, its output is registered three times (the block RAMs of one
-PE spread over the device, and the first registers sit next to them, the
-others on the way to the PE), the next cycle selects and registers the entry's
-byte, and the cycle after that decodes it: ``v`` (codebook index) and the local row
+PE spread over the device: the first register is the block RAMs' own, the
+others are on the way to the PE), the next cycle selects and registers the
+entry's byte, and the cycle after that decodes it: ``v`` (codebook index) and the local row
 ``r = r_prev + z + 1`` (``r = z`` for a column's first entry).
 """
 

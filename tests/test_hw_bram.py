@@ -139,7 +139,7 @@ def test_dp16kd_instances(tmp_path, width, depth, ecp5):
     with two banks; with the read disabled its output holds."""
     rng = random.Random(width * depth)
     init = [rng.getrandbits(width) for _ in range(depth)]
-    top = BlockRAM(width, depth, init=init, primitive=True)
+    top = BlockRAM(width, depth, init=init)
     platform = ULX3S_85F_Platform() if ecp5 else None
     (tmp_path / "bram.v").write_text(verilog.convert(top, name="bram", platform=platform))
     (tmp_path / "dp16kd.v").write_text(_behavioural_dp16kd())
@@ -229,10 +229,8 @@ def test_initvals_match_yosys(tmp_path, width):
         assert int(params[f"INITVAL_{i:02X}"], 2) == expected[i], f"INITVAL_{i:02X}"
 
 
-def test_primitives_by_default_on_the_ecp5():
+def test_primitives_on_the_ecp5_only():
     platform = ULX3S_85F_Platform()
     assert "DP16KD" in verilog.convert(BlockRAM(64, 2048), platform=platform)
-    assert "DP16KD" not in verilog.convert(BlockRAM(64, 2048, primitive=False),
-                                           platform=platform)
     assert "DP16KD" not in verilog.convert(BlockRAM(8, 32), platform=platform)   # LUT RAM
     assert "DP16KD" not in verilog.convert(BlockRAM(64, 2048))                   # generic
