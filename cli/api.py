@@ -11,7 +11,8 @@ __all__ = ["infer", "simulate"]
 def infer(bundle, x, raw=False, what="input"):
     """Golden-model output for input ``x`` (floats, or int16 codes if ``raw``).
 
-    Returns floats (or codes if ``raw``), one vector or a batch like ``x``.
+    Returns floats (or codes if ``raw``), one vector or a batch like ``x``
+    (for a model with LSTM layers: one sequence ``(T, n)`` or a batch of them).
     """
     codes, single = golden.quantize_input(bundle, x, raw, what)
     y = golden.run(bundle, codes)
@@ -52,27 +53,36 @@ def simulate(bundle, x, raw=False, progress=None, what="input", sim="golden", ba
         raise EieError(f"unknown simulator {sim!r}: choose golden, "
                        f"{', '.join(rtl.SIMULATORS)}")
     codes, single = golden.quantize_input(bundle, x, raw, what)
-    acts = golden.forward(bundle, codes)
     items = range(codes.shape[0])
     if progress is not None:
         items = progress(items, description="cycle model", total=len(items))
-    per_item = [cycle_model.item_cycles(bundle, acts, b) for b in items]
-    report = cycle_model.summarize(bundle, per_item)
+    if bundle.recurrent:
+        y_model, acts = golden.forward_sequence(bundle, codes)
+        report = cycle_model.summarize_sequences(
+            bundle, [cycle_model.sequence_cycles(bundle, acts, b) for b in items])
+    else:
+        acts = golden.forward(bundle, codes)
+        y_model = acts[-1]
+        report = cycle_model.summarize(bundle, [cycle_model.item_cycles(bundle, acts, b)
+                                                for b in items])
     report["sim"] = "golden"
-    y_hw = acts[-1]
+    y_hw = y_model
     if sim != "golden":
         y_hw, cycles, layer_cycles = rtl.run(bundle, codes, sim, bake=bake,
                                              bundle_dir=bundle_dir, progress=progress)
         model = report
         report = {
             "cycles": int(cycles.sum()), "batch": int(codes.shape[0]),
-            "per_input": [int(c) for c in cycles],
+            "per_input": [int(c) for c in cycles.reshape(cycles.shape[0], -1).sum(axis=1)],
             "layers": [{"name": layer.name, "cycles": int(layer_cycles[:, l].sum())}
                        for l, layer in enumerate(bundle.layers)],
             "sim": sim,
-            "golden_match": bool(np.array_equal(y_hw, acts[-1])),
+            "golden_match": bool(np.array_equal(y_hw, y_model)),
             "cycle_model_match": bool(report_cycles_equal(model, cycles, layer_cycles)),
         }
+        if bundle.recurrent:
+            report.update(steps=model["steps"], runs_per_step=model["runs_per_step"],
+                          per_step=[[int(c) for c in seq] for seq in cycles])
     y = golden.unpermute(bundle, y_hw)
     y = y if raw else golden.dequantize_output(bundle, y)
     return (y[0] if single else y), report
@@ -80,7 +90,10 @@ def simulate(bundle, x, raw=False, progress=None, what="input", sim="golden", ba
 
 def report_cycles_equal(model_report, cycles, layer_cycles):
     """Whether hardware counters equal the cycle model's figures."""
-    if model_report["per_input"] != [int(c) for c in cycles]:
+    if "per_step" in model_report:
+        if model_report["per_step"] != [[int(c) for c in seq] for seq in cycles]:
+            return False
+    elif model_report["per_input"] != [int(c) for c in cycles]:
         return False
     return all(layer["cycles"] == int(layer_cycles[:, l].sum())
                for l, layer in enumerate(model_report["layers"]))

@@ -18,6 +18,7 @@ import scipy.sparse as sp
 
 from ..config import (ACT_BITS, CODEBOOK_SIZE, ENTRIES_PER_WORD, WEIGHT_BITS, HwConfig)
 from ..errors import BundleError, CapacityError
+from ..recurrent import FC_KIND, LSTM_KIND
 from .encode import decode_pe, local_rows, pack_words, unpack_entries
 
 __all__ = ["Layer", "Bundle", "FORMAT", "VERSION"]
@@ -58,6 +59,27 @@ class Layer:
     spmat_base: int = 0
     ptr_base: int = 0
     extra: dict = field(default_factory=dict)
+    kind: str = FC_KIND
+    hidden: int = 0
+
+    @property
+    def is_lstm(self):
+        return self.kind == LSTM_KIND
+
+    @property
+    def input_width(self):
+        """Inputs the layer takes from the layer in front (an LSTM's ``I``)."""
+        return self.n_in - self.hidden
+
+    @property
+    def output_width(self):
+        """Values the layer hands on (an LSTM's ``h``: ``H``)."""
+        return self.hidden if self.is_lstm else self.n_out
+
+    @property
+    def output_frac(self):
+        """Fractional bits of what the layer hands on (an LSTM's ``h``: ``in_frac``)."""
+        return self.in_frac if self.is_lstm else self.out_frac
 
     @property
     def n_pe(self):
@@ -129,6 +151,8 @@ class Layer:
             "bias": None, "row_perm": None if self.row_perm is None else
             [int(r) for r in self.row_perm],
         }
+        if self.is_lstm:
+            obj.update(kind=LSTM_KIND, hidden=int(self.hidden))
         obj.update(self.extra)
         return obj
 
@@ -163,11 +187,27 @@ class Bundle:
 
     @property
     def n_in(self):
-        return self.layers[0].n_in
+        """Width of the model's input (an LSTM first layer's ``I``)."""
+        return self.layers[0].input_width
 
     @property
     def n_out(self):
-        return self.layers[-1].n_out
+        """Width of the model's output (an LSTM last layer's ``H``)."""
+        return self.layers[-1].output_width
+
+    @property
+    def in_frac(self):
+        return self.layers[0].in_frac
+
+    @property
+    def out_frac(self):
+        """Fractional bits of the model's output codes."""
+        return self.layers[-1].output_frac
+
+    @property
+    def recurrent(self):
+        """Whether the model has an LSTM layer (its inputs are sequences)."""
+        return any(layer.is_lstm for layer in self.layers)
 
     @property
     def total_words(self):
@@ -242,14 +282,29 @@ class Bundle:
             if cb.shape != (CODEBOOK_SIZE,) or cb[0] != 0 or cb.min() < -lim or cb.max() >= lim:
                 raise BundleError(f"{where}: codebook must be {CODEBOOK_SIZE} int16 values "
                                   f"with entry 0 equal to 0")
+            if layer.kind not in (FC_KIND, LSTM_KIND):
+                raise BundleError(f"{where}: kind {layer.kind!r} is not \"fc\" or \"lstm\"")
+            if layer.is_lstm:
+                h = layer.hidden
+                if not (isinstance(h, int) and 0 < h < layer.n_in and layer.n_out == 4 * h):
+                    raise BundleError(f"{where}: an LSTM with hidden={h!r} needs n_out = 4 * "
+                                      f"hidden and n_in > hidden (n_in={layer.n_in}, "
+                                      f"n_out={layer.n_out})")
+                if layer.relu:
+                    raise BundleError(f"{where}: an LSTM layer cannot have relu set")
+            elif layer.hidden:
+                raise BundleError(f"{where}: \"hidden\" is set on a fully connected layer")
             if l > 0:
                 prev = self.layers[l - 1]
-                if layer.n_in != prev.n_out:
-                    raise BundleError(f"{where}: n_in={layer.n_in} does not chain with "
-                                      f"layer {prev.name}'s n_out={prev.n_out}")
-                if layer.in_frac != prev.out_frac:
+                if layer.input_width != prev.output_width:
+                    what = "LSTM hidden size" if prev.is_lstm else "n_out"
+                    raise BundleError(f"{where}: takes {layer.input_width} inputs, which does "
+                                      f"not chain with layer {prev.name}'s {what} "
+                                      f"{prev.output_width}")
+                if layer.in_frac != prev.output_frac:
+                    what = "in_frac (the scale of its h)" if prev.is_lstm else "out_frac"
                     raise BundleError(f"{where}: in_frac={layer.in_frac} differs from layer "
-                                      f"{prev.name}'s out_frac={prev.out_frac}")
+                                      f"{prev.name}'s {what}={prev.output_frac}")
             if layer.bias is not None and layer.bias.shape != (layer.n_out,):
                 raise BundleError(f"{where}: bias has shape {layer.bias.shape}, expected "
                                   f"({layer.n_out},)")
@@ -353,10 +408,6 @@ class Bundle:
         ptrs = [_read_hex(os.path.join(path, f"ptr_pe{k}.hex"), 63) for k in range(hw.n_pe)]
         for l, spec in enumerate(specs):
             _check_spec(mpath, l, spec)
-            prev = specs[l - 1] if l else None
-            if prev is not None and spec["n_in"] != prev["n_out"]:
-                raise BundleError(f"{mpath}: layer {spec['name']}: n_in={spec['n_in']} does not "
-                                  f"chain with layer {prev['name']}'s n_out={prev['n_out']}")
         layers = [_load_layer(path, mpath, l, spec, hw, spmat, ptrs)
                   for l, spec in enumerate(specs)]
         meta = {k: v for k, v in manifest.items()
@@ -370,6 +421,8 @@ class Bundle:
         return bundle
 
 
+_KINDS = (FC_KIND, LSTM_KIND)
+
 _LAYER_KEYS = {"name": str, "n_in": int, "n_out": int, "relu": bool, "in_frac": int,
                "w_frac": int, "out_frac": int, "codebook": list, "spmat_base": int,
                "ptr_base": int}
@@ -382,6 +435,16 @@ def _check_spec(mpath, l, spec):
         value = spec.get(key)
         if not isinstance(value, typ) or (typ is int and isinstance(value, bool)):
             raise BundleError(f"{mpath}: layer {l}: \"{key}\" missing or not {typ.__name__}")
+    kind = spec.get("kind", FC_KIND)
+    if kind not in _KINDS:
+        raise BundleError(f"{mpath}: layer {l}: \"kind\" must be \"fc\" or \"lstm\", not "
+                          f"{kind!r}")
+    hidden = spec.get("hidden")
+    if (kind == FC_KIND and hidden not in (0, None)) or (kind == LSTM_KIND and not (
+            isinstance(hidden, int) and not isinstance(hidden, bool) and
+            0 < hidden < spec["n_in"])):
+        raise BundleError(f"{mpath}: layer {l}: \"hidden\" must be the LSTM's hidden size, "
+                          f"below n_in, not {hidden!r}")
 
 
 def _load_layer(path, mpath, l, spec, hw, spmat, ptrs):
@@ -430,11 +493,12 @@ def _load_layer(path, mpath, l, spec, hw, spmat, ptrs):
             raise BundleError(f"{mpath}: {where}: row_perm must be a list of integers")
         perm = np.asarray(perm, dtype=np.int64)
     extra = {k: v for k, v in spec.items() if k not in _LAYER_KEYS and k not in
-             ("bias", "row_perm")}
+             ("bias", "row_perm", "kind", "hidden")}
     layer = Layer(name=name, n_in=n_in, n_out=n_out, relu=spec["relu"],
                   in_frac=spec["in_frac"], w_frac=spec["w_frac"], out_frac=spec["out_frac"],
                   codebook=np.asarray(codebook, dtype=np.int64), entries=entries, ptr=ptr,
-                  bias=bias, row_perm=perm, extra=extra)
+                  bias=bias, row_perm=perm, extra=extra, kind=spec.get("kind", FC_KIND),
+                  hidden=spec.get("hidden") or 0)
     layer.coo()  # decode now: a corrupt image fails at load time
     return layer
 

@@ -16,6 +16,7 @@ The pipeline, per layer (Han et al., Deep Compression, sections 2-3):
 
 import heapq
 import math
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,9 +27,11 @@ from ..errors import CapacityError, ModelError
 from .bundle import Bundle, Layer
 from .encode import encode_layer, local_rows
 from .kmeans import kmeans_1d
+from .model import LSTM, Model, float_forward, is_lstm, load_model
+from ..recurrent import FC_KIND, LSTM_KIND
 
 __all__ = ["compress", "CompressOptions", "load_model", "prune", "keep_largest", "share_weights",
-           "balance_rows", "DEFAULT_ACT_FRAC"]
+           "balance_rows", "DEFAULT_ACT_FRAC", "LSTM", "Model"]
 
 DEFAULT_ACT_FRAC = 8
 MAX_W_FRAC = 31
@@ -61,34 +64,6 @@ class CompressOptions:
     kmeans_iter: int = 300
 
 
-def load_model(path):
-    """Read ``w0, w1, ...`` and optional ``b0, b1, ...`` from an ``.npz`` file."""
-    try:
-        data = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise ModelError(f"{path}: no such file") from None
-    except (ValueError, OSError, EOFError) as e:
-        raise ModelError(f"{path}: not a NumPy .npz file ({e})") from None
-    with data:
-        if not hasattr(data, "files"):
-            raise ModelError(f"{path}: not an .npz archive (a single array?)")
-        keys = set(data.files)
-        weights, biases = [], []
-        while f"w{len(weights)}" in keys:
-            l = len(weights)
-            weights.append(data[f"w{l}"])
-            biases.append(data[f"b{l}"] if f"b{l}" in keys else None)
-        if not weights:
-            raise ModelError(f"{path}: no weight arrays (expected w0, w1, ...; found "
-                             f"{', '.join(sorted(keys)) or 'nothing'})")
-        extra = sorted(k for k in keys if k not in {f"w{l}" for l in range(len(weights))} |
-                       {f"b{l}" for l in range(len(weights))})
-        if extra:
-            raise ModelError(f"{path}: unexpected arrays {', '.join(extra)} (layers must be "
-                             f"w0..w{len(weights) - 1} without gaps)")
-    return weights, biases
-
-
 def _per_layer(value, n, what, default):
     if value is None:
         return [default] * n
@@ -100,35 +75,76 @@ def _per_layer(value, n, what, default):
     return value
 
 
+def _matrix(w, name, what):
+    """A weight matrix as given (dense array or COO), checked for shape, dtype and NaN."""
+    w = w.tocoo() if sp.issparse(w) else np.asarray(w)
+    vals = w.data if sp.issparse(w) else w
+    if len(w.shape) != 2 or 0 in w.shape:
+        raise ModelError(f"layer {name}: {what} must be a non-empty 2-D array "
+                         f"(out x in), got shape {w.shape}")
+    if vals.dtype.kind not in "fiub":
+        raise ModelError(f"layer {name}: {what} have non-numeric dtype {vals.dtype}")
+    if vals.dtype.kind == "f" and not np.isfinite(vals).all():
+        bad = np.argwhere(~np.isfinite(vals))[0]
+        at = tuple(bad) if vals.ndim == 2 else (w.row[bad[0]], w.col[bad[0]])
+        raise ModelError(f"layer {name}: {what} [{at[0]}, {at[1]}] is {vals[tuple(bad)]}")
+    return w
+
+
+def _vector(b, n, name, what):
+    b = np.asarray(b)
+    if b.shape != (n,) or b.dtype.kind not in "fiub":
+        raise ModelError(f"layer {name}: {what} must be a vector of {n} numbers, "
+                         f"got {b.dtype} {b.shape}")
+    if not np.isfinite(b.astype(np.float64)).all():
+        i = int(np.argmax(~np.isfinite(b.astype(np.float64))))
+        raise ModelError(f"layer {name}: {what} [{i}] is {b[i]}")
+    return b.astype(np.float64)
+
+
 def _check_model(weights, biases, names):
-    """Validate the layers; returns them as dense arrays or COO matrices, unconverted."""
+    """Validate the layers.
+
+    Returns, per layer, ``(kind, w, b, hidden)``: ``w`` a dense array or COO
+    matrix, unconverted (an LSTM's ``[W_ih | W_hh]``), ``b`` the float64 bias
+    or None (an LSTM's ``b_ih + b_hh``).
+    """
     layers = []
+    width = None        # outputs of the previous layer, as the next one reads them
     for l, w in enumerate(weights):
         name = names[l]
-        w = w.tocoo() if sp.issparse(w) else np.asarray(w)
-        vals = w.data if sp.issparse(w) else w
-        if len(w.shape) != 2 or 0 in w.shape:
-            raise ModelError(f"layer {name}: weights must be a non-empty 2-D array "
-                             f"(out x in), got shape {w.shape}")
-        if vals.dtype.kind not in "fiub":
-            raise ModelError(f"layer {name}: weights have non-numeric dtype {vals.dtype}")
-        if vals.dtype.kind == "f" and not np.isfinite(vals).all():
-            bad = np.argwhere(~np.isfinite(vals))[0]
-            at = tuple(bad) if vals.ndim == 2 else (w.row[bad[0]], w.col[bad[0]])
-            raise ModelError(f"layer {name}: weight [{at[0]}, {at[1]}] is {vals[tuple(bad)]}")
-        if l and w.shape[1] != layers[-1].shape[0]:
-            raise ModelError(f"layer {name}: takes {w.shape[1]} inputs but layer {names[l - 1]} "
-                             f"has {layers[-1].shape[0]} outputs")
-        b = biases[l]
-        if b is not None:
-            b = np.asarray(b)
-            if b.shape != (w.shape[0],) or b.dtype.kind not in "fiub":
-                raise ModelError(f"layer {name}: bias must be a vector of {w.shape[0]} numbers, "
-                                 f"got {b.dtype} {b.shape}")
-            if not np.isfinite(b.astype(np.float64)).all():
-                i = int(np.argmax(~np.isfinite(b.astype(np.float64))))
-                raise ModelError(f"layer {name}: bias [{i}] is {b[i]}")
-        layers.append(w)
+        if is_lstm(w):
+            if biases[l] is not None:
+                raise ModelError(f"layer {name}: an LSTM carries its biases (b_ih, b_hh); "
+                                 f"its entry in biases must be None")
+            w_ih = _matrix(w.w_ih, name, "LSTM weights W_ih")
+            w_hh = _matrix(w.w_hh, name, "LSTM weights W_hh")
+            hidden = w_hh.shape[1]
+            if w_hh.shape != (4 * hidden, hidden):
+                raise ModelError(f"layer {name}: W_hh must be 4H x H (gates i, f, g, o), got "
+                                 f"shape {w_hh.shape}")
+            if w_ih.shape[0] != 4 * hidden:
+                raise ModelError(f"layer {name}: W_ih has {w_ih.shape[0]} rows, W_hh "
+                                 f"{w_hh.shape[0]}: both must be 4H = {4 * hidden}")
+            bias = None
+            for b, what in ((w.b_ih, "b_ih"), (w.b_hh, "b_hh")):
+                if b is not None:
+                    b = _vector(b, 4 * hidden, name, what)
+                    bias = b if bias is None else bias + b
+            if sp.issparse(w_ih) or sp.issparse(w_hh):
+                mat = sp.hstack([sp.coo_matrix(w_ih), sp.coo_matrix(w_hh)]).tocoo()
+            else:
+                mat = np.hstack([w_ih, w_hh])
+            n_in, kind, out_width = w_ih.shape[1], LSTM_KIND, hidden
+        else:
+            mat = _matrix(w, name, "weights")
+            bias = None if biases[l] is None else _vector(biases[l], mat.shape[0], name, "bias")
+            hidden, n_in, kind, out_width = 0, mat.shape[1], FC_KIND, mat.shape[0]
+        if l and n_in != width:
+            raise ModelError(f"layer {name}: takes {n_in} inputs but layer {names[l - 1]} "
+                             f"has {width} outputs")
+        layers.append((kind, mat, bias, hidden))
+        width = out_width
     return layers
 
 
@@ -236,27 +252,38 @@ def _frac_for(maxabs):
     return int(min(ACT_BITS - 1, max(0, f)))
 
 
-def _calibrate(coos, biases, relu, x):
-    """Activation fractional bits from the float model's ranges on inputs ``x``."""
-    x = np.asarray(x, dtype=np.float64)
-    if x.ndim == 1:
+def _calibrate(coos, biases, kinds, relu, x):
+    """Activation fractional bits from the float model's ranges on inputs ``x``.
+
+    Returns ``len(layers) + 1`` values: the model input's, then each layer's
+    output's (for an LSTM, its gate pre-activations').  An LSTM's input
+    (``[a; h]``, ``|h| < 1``) and the layer in front of it share one scale.
+    """
+    x = np.asarray(x)
+    if x.dtype.kind not in "fiu":
+        raise ModelError(f"calibration inputs must be real numbers, got dtype {x.dtype}")
+    x = x.astype(np.float64)
+    recurrent = LSTM_KIND in kinds
+    n_in = coos[0][3][1] - (coos[0][3][0] // 4 if kinds[0] == LSTM_KIND else 0)
+    if x.ndim == 1 and not recurrent:
         x = x[None, :]
-    n_in = coos[0][3][1]
-    if x.ndim != 2 or x.shape[1] != n_in:
-        raise ModelError(f"calibration inputs must have {n_in} columns, got shape {x.shape}")
+    if recurrent and x.ndim == 2:
+        x = x[None]
+    want = 3 if recurrent else 2
+    if x.ndim != want or x.shape[-1] != n_in or 0 in x.shape:
+        shape = f"(batch, T, {n_in}) or (T, {n_in})" if recurrent else f"(batch, {n_in})"
+        raise ModelError(f"calibration inputs must have shape {shape}, got {x.shape}")
     if not np.isfinite(x).all():
         raise ModelError("calibration inputs contain NaN or inf")
-    fracs = [_frac_for(np.abs(x).max())]
-    a = x
-    for (r, c, v, s), b, f in zip(coos, biases, relu):
-        w = sp.csr_matrix((v, (r, c)), shape=s)
-        a = (w @ a.T).T
-        if b is not None:
-            a = a + b
-        if f:
-            a = np.maximum(a, 0)
-        fracs.append(_frac_for(np.abs(a).max()))
-    return fracs
+    layers = [(k, sp.csr_matrix((v, (r, c)), shape=s), b)
+              for k, (r, c, v, s), b in zip(kinds, coos, biases)]
+    stats = []
+    float_forward(layers, relu, x, collect=stats)
+    peaks = [stats[0][0]] + [out for _, out in stats]
+    for l, kind in enumerate(kinds):      # an LSTM's input includes h (|h| < 1)
+        if kind == LSTM_KIND:
+            peaks[l] = max(peaks[l], stats[l][0], 1.0)
+    return [_frac_for(p) for p in peaks]
 
 
 def balance_rows(row_cost, n_pe):
@@ -292,10 +319,14 @@ def compress(weights, biases=None, options=None, **kw):
 
     Parameters
     ----------
-    weights : list of array_like or scipy.sparse matrix
-        Layer weights, each ``out x in``; consecutive layers must chain.
+    weights : list, Model or path
+        Layer weights, each ``out x in`` (array or SciPy sparse matrix) or an
+        :class:`~eie.gen.model.LSTM`; consecutive layers must chain.  A
+        :class:`~eie.gen.model.Model` (from :func:`load_model`) or a model
+        file's path brings its biases, ReLU placement and names along.
     biases : list of array_like or None, optional
-        Per layer bias (float) or ``None``.
+        Per layer bias (float) or ``None`` (``None`` for an LSTM, which
+        carries its own).
     options : CompressOptions, optional
         Or pass its fields as keyword arguments.
 
@@ -310,23 +341,44 @@ def compress(weights, biases=None, options=None, **kw):
         raise TypeError("pass either options or keyword arguments")
     if not isinstance(opts.n_pe, int) or isinstance(opts.n_pe, bool) or opts.n_pe < 1:
         raise ModelError(f"--pes must be a positive integer, not {opts.n_pe!r}")
+    if isinstance(weights, (str, os.PathLike)):
+        weights = load_model(weights)
+    given = weights if isinstance(weights, Model) else None
+    if given is not None:
+        weights, biases = (given.weights, given.biases if biases is None else biases)
+    weights = list(weights)
     n = len(weights)
     if n == 0:
         raise ModelError("the model has no layers")
     biases = list(biases) if biases is not None else [None] * n
     if len(biases) != n:
         raise ModelError(f"{len(biases)} biases for {n} layers")
-    names = list(opts.names) if opts.names else [f"fc{l + 1}" for l in range(n)]
-    relu = [bool(r) for r in _per_layer(opts.relu, n, "--relu", None)] if opts.relu is not None \
-        else [l < n - 1 for l in range(n)]
-    layers_in = _check_model(weights, biases, names)
-    biases = [None if b is None else np.asarray(b, dtype=np.float64) for b in biases]
+    names = list(opts.names) if opts.names else (
+        given.names if given is not None and given.names else
+        [f"{LSTM_KIND if is_lstm(w) else FC_KIND}{l + 1}" for l, w in enumerate(weights)])
+    if len(names) != n:
+        raise ModelError(f"{len(names)} layer names for {n} layers")
+    checked = _check_model(weights, biases, names)
+    kinds = [k for k, _, _, _ in checked]
+    fcs = [l for l, k in enumerate(kinds) if k == FC_KIND]
+    if opts.relu is not None:
+        relu = [bool(r) for r in _per_layer(opts.relu, n, "--relu", None)]
+    elif given is not None and given.relu is not None:
+        relu = [bool(r) for r in given.relu]
+    else:       # every fully connected layer but the last has a ReLU
+        relu = [k == FC_KIND and l != fcs[-1] for l, k in enumerate(kinds)]
+    for l, k in enumerate(kinds):
+        if k == LSTM_KIND and relu[l]:
+            raise ModelError(f"layer {names[l]}: an LSTM layer has no ReLU (its output goes "
+                             f"through the gates)")
+    biases = [b for _, _, b, _ in checked]
     if opts.density is not None:
         for d in ([opts.density] if np.isscalar(opts.density) else opts.density):
             if not (isinstance(d, (int, float)) and 0 < d <= 1):
                 raise ModelError(f"--density {d!r} must be in (0, 1]")
-    coos = prune(layers_in, opts.density, opts.prune_scope)
-    del layers_in
+    coos = prune([w for _, w, _, _ in checked], opts.density, opts.prune_scope)
+    hiddens = [h for _, _, _, h in checked]
+    del checked
 
     if opts.act_frac is not None:
         fracs = _per_layer(opts.act_frac, n + 1, "--act-frac", None) \
@@ -336,7 +388,7 @@ def compress(weights, biases=None, options=None, **kw):
                 raise ModelError(f"--act-frac {f!r} must be an integer in [0, {ACT_BITS - 1}]")
         fracs = [int(f) for f in fracs]
     elif opts.calibration is not None:
-        fracs = _calibrate(coos, biases, relu, opts.calibration)
+        fracs = _calibrate(coos, biases, kinds, relu, opts.calibration)
     else:
         fracs = [DEFAULT_ACT_FRAC] * (n + 1)
 
@@ -347,10 +399,12 @@ def compress(weights, biases=None, options=None, **kw):
     for l in progress(range(n), description="compress", total=n):
         rows, cols, vals, (n_out, n_in) = coos[l]
         name = names[l]
+        lstm = kinds[l] == LSTM_KIND
         if prev_perm is not None:  # follow the previous layer's row permutation
             inv = np.empty_like(prev_perm)
             inv[prev_perm] = np.arange(prev_perm.size)
-            cols = inv[cols]
+            x_part = cols < prev_perm.size      # an LSTM's h columns keep their order
+            cols = np.where(x_part, inv[np.minimum(cols, prev_perm.size - 1)], cols)
         centroids, labels, info = share_weights(vals, opts.kmeans_iter)
         w_frac, cb = _choose_w_frac(centroids, labels, rows, n_out, biases[l], in_frac,
                                     opts.acc_width, name)
@@ -374,9 +428,11 @@ def compress(weights, biases=None, options=None, **kw):
                       "kmeans_iterations": info["iterations"], "rel_rms_error": err})
         layers.append(Layer(name=name, n_in=n_in, n_out=n_out, relu=relu[l], in_frac=in_frac,
                             w_frac=w_frac, out_frac=out_frac, codebook=codebook,
-                            entries=entries, ptr=ptr, bias=bias, row_perm=perm))
-        in_frac = out_frac
-        prev_perm = perm
+                            entries=entries, ptr=ptr, bias=bias, row_perm=perm,
+                            kind=kinds[l], hidden=hiddens[l]))
+        if not lstm:    # after an LSTM, the next layer reads h at the LSTM's in_frac
+            in_frac = out_frac
+        prev_perm = None if lstm else perm    # the host hands h on in its natural order
 
     hw = _size_hw(layers, opts)
     bundle = Bundle(hw, layers, {"compression": stats})

@@ -1,8 +1,13 @@
 """Central control: layer sequencing, start/busy/done, cycle counters, layer table.
 
 A run starts when the host's write of ``start`` lands (host writes are
-registered here, a cycle after the port); that cycle loads layer 0's
-parameters (the run's one cycle of overhead).  Each layer then goes through:
+registered here, a cycle after the port); that cycle loads the parameters of
+layer ``FIRST_LAYER`` (0 unless the host sets it; the run's one cycle of
+overhead).  A run goes through layers ``FIRST_LAYER .. N_LAYERS - 1``: the
+host runs a model with LSTM layers one segment at a time
+(:func:`eie.recurrent.segments`), with its gate arithmetic in between, and
+nothing is reloaded.  Layer ``l`` reads activation file ``l % 2`` and writes
+the other, whichever layer the run starts from.  Each layer then goes through:
 
 * compute, from its cycle 0 (``layer_go``: the scanner reads row 0) until the
   first cycle ``Y`` at which the scan is done and every PE is idle;
@@ -93,7 +98,8 @@ class Control(wiring.Component):
         # Layer table: one small memory per field, read asynchronously.
         busy = self.busy
         table_addr = Signal(g.layer_width)
-        m.d.comb += table_addr.eq(Mux(busy, self.layer.index + 1, 0))
+        first_layer = Signal(g.layer_width)     # a run goes from here to n_layers - 1
+        m.d.comb += table_addr.eq(Mux(busy, self.layer.index + 1, first_layer))
         entry = {}
         n_fields = len(Geometry.LAYER_FIELDS)
         for f, name in enumerate(Geometry.LAYER_FIELDS):
@@ -148,12 +154,14 @@ class Control(wiring.Component):
             lc_wp.data.eq(t + 1),
         ]
         with m.If(start):
-            with m.If(n_layers == 0):
+            with m.If(n_layers <= first_layer):
                 m.d.sync += [self.done.eq(1), total.eq(1)]
             with m.Else():
                 m.d.sync += [busy.eq(1), self.done.eq(0), t.eq(0), first.eq(1), total.eq(1),
-                             phase_wb.eq(0), more.eq(n_layers > 1)]
-                m.d.sync += load_layer(0, 0)
+                             phase_wb.eq(0), more.eq(first_layer + 1 < n_layers)]
+                # Layer l reads file l % 2 and writes the other, whichever layer
+                # the run starts from.
+                m.d.sync += load_layer(first_layer, first_layer[0])
         with m.Elif(busy):
             m.d.sync += [total.eq(total + 1), t.eq(t + 1), first.eq(0)]
             with m.If(~phase_wb):
@@ -182,6 +190,8 @@ class Control(wiring.Component):
         # Registers.
         with m.If(we_ctrl & (offset == Reg.N_LAYERS) & ~busy):
             m.d.sync += n_layers.eq(wdata)
+        with m.If(we_ctrl & (offset == Reg.FIRST_LAYER) & ~busy):
+            m.d.sync += first_layer.eq(wdata)
         info = (hw.n_pe | g.max_layers << 16 | hw.acc_width << 32 | hw.fifo_depth << 40)
         m.d.comb += lc_rp.addr.eq(self.host_offset - Reg.LAYER_CYCLES)
         with m.Switch(self.host_offset):
@@ -189,6 +199,8 @@ class Control(wiring.Component):
                 m.d.comb += self.ctrl_rdata.eq(busy | self.done << 1)
             with m.Case(Reg.N_LAYERS):
                 m.d.comb += self.ctrl_rdata.eq(n_layers)
+            with m.Case(Reg.FIRST_LAYER):
+                m.d.comb += self.ctrl_rdata.eq(first_layer)
             with m.Case(Reg.CYCLES):
                 m.d.comb += self.ctrl_rdata.eq(total)
             with m.Case(Reg.INFO):

@@ -41,6 +41,7 @@ class Reg:
     CYCLES = 2     #: cycles from start to done of the last run (read)
     INFO = 3       #: read: n_pe | max_layers << 16 | acc_width << 32 | fifo_depth << 40
     RUNS = 4       #: runs completed since reset (read)
+    FIRST_LAYER = 5     #: first layer of a run (read/write; layers FIRST_LAYER..N_LAYERS-1 run)
     LAYER_CYCLES = 16   #: + l: cycles of layer l in the last run (read)
 
 

@@ -4,9 +4,11 @@ Started by :func:`eie.sim.rtl.run` inside the simulator (Icarus or Verilator);
 it talks to the outside through environment variables:
 
 ``EIE_BUNDLE``   the bundle directory
-``EIE_INPUT``    ``.npy`` input codes ``(batch, n_in)``, hardware order
-``EIE_RESULT``   ``.npz`` written here: ``y`` (hardware order), ``cycles``,
-                 ``layer_cycles`` (batch x layers), or ``error``
+``EIE_INPUT``    ``.npy`` input codes ``(batch, n_in)``, hardware order, or
+                 ``(batch, T, n_in)`` for a model with LSTM layers
+``EIE_RESULT``   ``.npz`` written here: ``y`` (hardware order), ``cycles``
+                 (per input, or per sequence and step), ``layer_cycles``
+                 (batch x layers, summed over the steps), or ``error``
 ``EIE_BAKED``    ``1`` if the model is baked into the Verilog (skip loading)
 ``EIE_MAX_LAYERS`` the instance's layer table depth
 ``EIE_PROGRESS`` optional: a file rewritten with the number of inputs done
@@ -91,15 +93,17 @@ async def run_bundle(dut):
             await driver.load_model()
         ys, cycles, layers = [], [], []
         progress = os.environ.get("EIE_PROGRESS")
+        run = driver.run_sequence if bundle.recurrent else driver.run
         for b in range(codes.shape[0]):
-            y, c, lc = await driver.run(codes[b])
+            y, c, lc = await run(codes[b])
             ys.append(y)
             cycles.append(c)
             layers.append(lc)
             if progress:
                 with open(progress, "w") as f:
                     f.write(str(b + 1))
-        np.savez(result, y=np.array(ys, dtype=np.int64), cycles=np.array(cycles, dtype=np.int64),
+        np.savez(result, y=np.array(ys, dtype=np.int64),
+                 cycles=np.array(cycles, dtype=np.int64),
                  layer_cycles=np.array(layers, dtype=np.int64).reshape(len(ys), -1))
     except EieError as e:
         np.savez(result, error=str(e))

@@ -40,6 +40,12 @@ Layer end
 Run
     A run (one input vector) takes the sum of its layers' cycles plus
     ``RUN_OVERHEAD`` (the cycle from ``start`` to the first layer).
+
+Sequences
+    A model with LSTM layers runs each time step as the hardware runs of
+    :func:`eie.recurrent.segments` (each LSTM layer on its own, the fully
+    connected layers between them back to back), each with its own
+    ``RUN_OVERHEAD``; a layer's cycles depend only on its input at that step.
 """
 
 from dataclasses import dataclass, field
@@ -47,9 +53,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..config import Timing
+from ..recurrent import segments
 
 __all__ = ["LayerCycles", "layer_cycles", "item_cycles", "run_cycles", "summarize",
-           "RUN_OVERHEAD"]
+           "sequence_cycles", "summarize_sequences", "step_cycles", "RUN_OVERHEAD"]
 
 RUN_OVERHEAD = 1
 
@@ -156,6 +163,36 @@ def run_cycles(bundle, acts):
     return [item_cycles(bundle, acts, b) for b in range(acts[0].shape[0])]
 
 
+def sequence_cycles(bundle, acts, b):
+    """Per step, per layer :class:`LayerCycles` of sequence ``b``; ``acts`` is
+    :func:`eie.sim.golden.forward_sequence`'s per-step layer inputs."""
+    return [[layer_cycles(layer, bundle.hw, step[l][b]) for l, layer in enumerate(bundle.layers)]
+            for step in acts]
+
+
+def step_cycles(bundle, layers):
+    """Cycles of one step (or of one input of a model without LSTM layers): its
+    layers' cycles plus one ``RUN_OVERHEAD`` per hardware run."""
+    return sum(i.cycles for i in layers) + RUN_OVERHEAD * len(segments(bundle.layers))
+
+
+def summarize_sequences(bundle, per_seq):
+    """The ``--report`` JSON of a model with LSTM layers: ``per_seq[b][t]`` is
+    step ``t`` of sequence ``b`` (a list of :class:`LayerCycles`).
+
+    ``cycles`` is the total over every step of every sequence, ``per_input``
+    per sequence, ``per_step`` per sequence and step, and ``layers`` each
+    layer's sums over all of them.
+    """
+    flat = [step for seq in per_seq for step in seq]
+    report = summarize(bundle, flat)
+    per_step = [[step_cycles(bundle, step) for step in seq] for seq in per_seq]
+    report.update(batch=len(per_seq), steps=len(per_seq[0]) if per_seq else 0,
+                  per_input=[sum(s) for s in per_step], per_step=per_step,
+                  runs_per_step=len(segments(bundle.layers)))
+    return report
+
+
 def summarize(bundle, per_item):
     """The ``--report`` JSON: total cycles over the batch and per-layer sums."""
     layers = []
@@ -167,7 +204,6 @@ def summarize(bundle, per_item):
                        "broadcasts": int(sum(i.broadcasts for i in items)),
                        "entries": int(sum(int(i.work.sum()) for i in items)),
                        "ideal": float(sum(i.ideal for i in items))})
-    total = sum(l["cycles"] for l in layers) + RUN_OVERHEAD * len(per_item)
-    return {"cycles": int(total), "batch": len(per_item),
-            "per_input": [sum(i.cycles for i in item) + RUN_OVERHEAD for item in per_item],
+    per_input = [step_cycles(bundle, item) for item in per_item]
+    return {"cycles": int(sum(per_input)), "batch": len(per_item), "per_input": per_input,
             "layers": layers}

@@ -11,54 +11,72 @@ import numpy as np
 
 from ..config import ACT_MAX, ACT_MIN
 from ..errors import InputError
+from ..recurrent import lstm_step_codes
 
-__all__ = ["quantize_input", "dequantize_output", "output_stage", "forward", "run"]
+__all__ = ["quantize_input", "dequantize_output", "output_stage", "forward", "forward_sequence",
+           "layer_step", "run"]
 
 
-def _as_batch(x, n_in, what):
+def _as_batch(x, n_in, what, recurrent=False):
+    """``x`` as a batch: ``(batch, n_in)``, or ``(batch, T, n_in)`` for a sequence
+    model; and whether it was one vector (one sequence)."""
     x = np.asarray(x)
     shape = x.shape
-    single = x.ndim == 1
-    if single:
-        x = x[None, :]
-    if x.ndim != 2 or x.shape[1] != n_in:
-        raise InputError(f"{what}: expected {n_in} values per vector (shape ({n_in},) or "
-                         f"(batch, {n_in})), got shape {shape}")
+    if recurrent:
+        if x.ndim == 1:
+            raise InputError(f"{what}: the model has an LSTM layer and takes sequences, shape "
+                             f"(T, {n_in}) or (batch, T, {n_in}); got a 1-D input of shape "
+                             f"{shape}")
+        single = x.ndim == 2
+        if single:
+            x = x[None]
+        if x.ndim != 3 or x.shape[2] != n_in:
+            raise InputError(f"{what}: expected sequences of {n_in} values per step (shape "
+                             f"(T, {n_in}) or (batch, T, {n_in})), got shape {shape}")
+        if x.shape[1] == 0:
+            raise InputError(f"{what}: empty sequence (T = 0)")
+    else:
+        single = x.ndim == 1
+        if single:
+            x = x[None, :]
+        if x.ndim != 2 or x.shape[1] != n_in:
+            raise InputError(f"{what}: expected {n_in} values per vector (shape ({n_in},) or "
+                             f"(batch, {n_in})), got shape {shape}")
     if x.shape[0] == 0:
         raise InputError(f"{what}: empty batch")
     return x, single
 
 
 def quantize_input(bundle, x, raw=False, what="input"):
-    """Input codes (int64, ``(batch, n_in)``) from floats, or from int16 codes if ``raw``.
+    """Input codes (int64, ``(batch, n_in)``, or ``(batch, T, n_in)`` for a model
+    with an LSTM layer) from floats, or from int16 codes if ``raw``.
 
-    Returns the codes and whether ``x`` was a single vector.
+    Returns the codes and whether ``x`` was a single vector (sequence).
     """
-    x, single = _as_batch(x, bundle.n_in, what)
+    x, single = _as_batch(x, bundle.n_in, what, bundle.recurrent)
     if x.dtype.kind not in "fiub":
         raise InputError(f"{what}: non-numeric dtype {x.dtype}")
     if x.dtype.kind == "f":
         bad = np.argwhere(~np.isfinite(x))
         if bad.size:
-            b, j = bad[0]
-            raise InputError(f"{what}: value [{b}, {j}] is {x[b, j]}")
+            at = tuple(bad[0])
+            raise InputError(f"{what}: value {list(at)} is {x[at]}")
     if raw:
         if x.dtype.kind == "f" and (x != np.round(x)).any():
-            b, j = np.argwhere(x != np.round(x))[0]
-            raise InputError(f"{what}: --raw expects integer codes, value [{b}, {j}] is {x[b, j]}")
-        codes = x.astype(np.int64)
-        out = (codes < ACT_MIN) | (codes > ACT_MAX)
+            at = tuple(np.argwhere(x != np.round(x))[0])
+            raise InputError(f"{what}: --raw expects integer codes, value {list(at)} is {x[at]}")
+        out = (x < ACT_MIN) | (x > ACT_MAX)
         if out.any():
-            b, j = np.argwhere(out)[0]
-            raise InputError(f"{what}: code [{b}, {j}] = {codes[b, j]} is outside int16")
-        return codes, single
+            at = tuple(np.argwhere(out)[0])
+            raise InputError(f"{what}: code {list(at)} = {x[at]} is outside int16")
+        return x.astype(np.int64), single
     scaled = np.round(x.astype(np.float64) * 2.0 ** bundle.layers[0].in_frac)
     return np.clip(scaled, ACT_MIN, ACT_MAX).astype(np.int64), single
 
 
 def dequantize_output(bundle, codes):
     """Float values of output codes."""
-    return np.asarray(codes, dtype=np.float64) / 2.0 ** bundle.layers[-1].out_frac
+    return np.asarray(codes, dtype=np.float64) / 2.0 ** bundle.out_frac
 
 
 def output_stage(acc, shift, relu):
@@ -78,24 +96,74 @@ def forward(bundle, codes):
         ``len(layers) + 1`` arrays of codes in hardware order: the input of each
         layer, then the last layer's output (still in hardware row order).
     """
+    if bundle.recurrent:
+        raise InputError("the model has LSTM layers: run it with forward_sequence")
     acts = [np.asarray(codes, dtype=np.int64)]
     for layer in bundle.layers:
-        a = acts[-1]
-        acc = np.asarray(layer.matrix() @ a.T).T + layer.hw_bias()[None, :]
-        acts.append(output_stage(acc, layer.shift, layer.relu))
+        acts.append(layer_step(layer, acts[-1]))
     return acts
 
 
 def unpermute(bundle, y_hw):
-    """Output codes in the user's order from hardware row order."""
-    perm = bundle.layers[-1].row_perm
-    if perm is None:
+    """Output codes in the user's order from hardware row order (the last axis)."""
+    last = bundle.layers[-1]
+    if last.row_perm is None or last.is_lstm:      # an LSTM's h is in its natural order
         return y_hw
     y = np.empty_like(y_hw)
-    y[:, perm] = y_hw
+    y[..., last.row_perm] = y_hw
     return y
 
 
+def layer_step(layer, a):
+    """One layer on input codes ``a`` ``(batch, n_in)``: output codes, hardware order."""
+    acc = np.asarray(layer.matrix() @ a.T).T + layer.hw_bias()[None, :]
+    return output_stage(acc, layer.shift, layer.relu)
+
+
+def forward_sequence(bundle, codes):
+    """Run a model with LSTM layers on input sequences ``(batch, T, n_in)``.
+
+    Every layer runs once per step, in order; after an LSTM layer the host's
+    gate arithmetic (:func:`eie.recurrent.lstm_step_codes`) turns its gate
+    codes into ``h`` codes, which the next layer reads and which the same
+    layer reads at the next step after its input.
+
+    Returns
+    -------
+    y : numpy.ndarray
+        ``(batch, T, n_out)`` output codes (hardware row order for a last fully
+        connected layer, ``h`` in its natural order for a last LSTM).
+    acts : list
+        Per step, the per-layer input codes ``(batch, n_in)`` in hardware order
+        (for the cycle model).
+    """
+    codes = np.asarray(codes, dtype=np.int64)
+    batch, steps = codes.shape[:2]
+    state = {l: (np.zeros((batch, layer.hidden), dtype=np.int64),
+                 np.zeros((batch, layer.hidden)))
+             for l, layer in enumerate(bundle.layers) if layer.is_lstm}
+    ys, acts = [], []
+    for t in range(steps):
+        a = codes[:, t]
+        inputs = []
+        for l, layer in enumerate(bundle.layers):
+            if layer.is_lstm:
+                h, c = state[l]
+                a = np.concatenate([a, h], axis=1)
+            inputs.append(a)
+            a = layer_step(layer, a)
+            if layer.is_lstm:
+                h, c = lstm_step_codes(layer, a, c)
+                state[l] = (h, c)
+                a = h
+        ys.append(a)
+        acts.append(inputs)
+    return np.stack(ys, axis=1), acts
+
+
 def run(bundle, codes):
-    """Output codes ``(batch, n_out)`` in the user's order for input codes."""
+    """Output codes in the user's order for input codes: ``(batch, n_out)``, or
+    ``(batch, T, n_out)`` for a model with LSTM layers."""
+    if bundle.recurrent:
+        return unpermute(bundle, forward_sequence(bundle, codes)[0])
     return unpermute(bundle, forward(bundle, codes)[-1])

@@ -22,6 +22,7 @@ from ..config import CODEBOOK_SIZE
 from ..errors import EieError
 from ..hw.eie import bias_image, layer_table
 from ..hw.geometry import Geometry, Reg, Region
+from ..recurrent import lstm_step_codes, segments
 
 __all__ = ["HostDriver", "model_writes", "input_writes", "cycle_bound"]
 
@@ -31,7 +32,8 @@ MASK64 = (1 << 64) - 1
 def model_writes(bundle, geometry):
     """``(addr, data)`` writes that load a bundle's model (tables, codebooks, memories)."""
     hmap = geometry.host
-    writes = [(hmap.addr(Region.CTRL, 0, Reg.N_LAYERS), len(bundle.layers))]
+    writes = [(hmap.addr(Region.CTRL, 0, Reg.N_LAYERS), len(bundle.layers)),
+              (hmap.addr(Region.CTRL, 0, Reg.FIRST_LAYER), 0)]
     table = layer_table(bundle, geometry)
     for l in range(len(bundle.layers)):
         for f, name in enumerate(Geometry.LAYER_FIELDS):
@@ -67,12 +69,14 @@ def cycle_bound(bundle):
     return 2 * total
 
 
-def input_writes(codes, geometry):
-    """Writes that put one input vector (int16 codes, hardware order) in file 0."""
+def input_writes(codes, geometry, file=0, start=0):
+    """Writes that put int16 codes (hardware order) in activation file ``file``
+    as columns ``start, start + 1, ...`` (one input vector: file 0, from 0)."""
     hmap = geometry.host
     n = geometry.n_pe
-    return [(hmap.addr(Region.ACT, j % n, j // n), int(a) & 0xFFFF)
-            for j, a in enumerate(codes)]
+    base = file * geometry.hw.act_depth
+    return [(hmap.addr(Region.ACT, j % n, base + j // n), int(a) & 0xFFFF)
+            for j, a in enumerate(codes, start)]
 
 
 def _int16(x):
@@ -151,10 +155,82 @@ class HostDriver:
         cycles = await self.port.read(hmap.addr(Region.CTRL, 0, Reg.CYCLES))
         layers = [await self.port.read(hmap.addr(Region.CTRL, 0, Reg.LAYER_CYCLES + l))
                   for l in range(len(self.bundle.layers))]
-        n = self.g.n_pe
-        bank = len(self.bundle.layers) & 1
-        depth = self.g.hw.act_depth
-        y = np.array([_int16(await self.port.read(hmap.addr(Region.ACT, i % n,
-                                                              bank * depth + i // n)))
-                      for i in range(self.bundle.n_out)], dtype=np.int64)
+        y = await self.read_acts(len(self.bundle.layers) & 1, self.bundle.layers[-1].n_out)
         return y, cycles, layers
+
+    async def read_acts(self, file, count):
+        """Codes of columns ``0 .. count - 1`` of activation file ``file``."""
+        n, depth = self.g.n_pe, self.g.hw.act_depth
+        return np.array([_int16(await self.port.read(self.hmap.addr(
+            Region.ACT, i % n, file * depth + i // n))) for i in range(count)], dtype=np.int64)
+
+    async def _run_segment(self, first, last):
+        """Layers ``first .. last`` in one hardware run; returns its counters."""
+        hmap = self.hmap
+        ctrl = [(hmap.addr(Region.CTRL, 0, Reg.FIRST_LAYER), first),
+                (hmap.addr(Region.CTRL, 0, Reg.N_LAYERS), last + 1),
+                (hmap.addr(Region.CTRL, 0, Reg.CONTROL), 1)]
+        for addr, value in ctrl:
+            await self.port.write(addr, value)
+        await self.port.wait_done(self.max_cycles)
+        status = await self.port.read(hmap.addr(Region.CTRL, 0, Reg.CONTROL))
+        if status & 3 != 2:
+            raise EieError(f"the accelerator did not finish layers {first}..{last} "
+                           f"(status {status:#x})")
+        cycles = await self.port.read(hmap.addr(Region.CTRL, 0, Reg.CYCLES))
+        layers = [await self.port.read(hmap.addr(Region.CTRL, 0, Reg.LAYER_CYCLES + l))
+                  for l in range(first, last + 1)]
+        return cycles, layers
+
+    async def run_sequence(self, codes):
+        """One input sequence (``(T, n_in)`` int16 codes) through a model with
+        LSTM layers, step by step.
+
+        Each step runs the hardware segments of :func:`eie.recurrent.segments`.
+        Before an LSTM layer the host writes its ``h_{t-1}`` after the input
+        the layer in front left in its file; after it, the host reads the gate
+        codes, computes ``h`` and ``c`` (:func:`eie.recurrent.lstm_step_codes`)
+        and writes ``h`` as the next layer's input.  The model stays loaded.
+
+        Returns
+        -------
+        y : numpy.ndarray
+            ``(T, n_out)`` output codes (hardware row order for a last fully
+            connected layer).
+        cycles : numpy.ndarray
+            Per step, the hardware's cycle counters summed over its runs.
+        layer_cycles : numpy.ndarray
+            Per layer, its cycle counters summed over the steps.
+        """
+        layers = self.bundle.layers
+        codes = np.asarray(codes, dtype=np.int64)
+        state = {l: (np.zeros((1, layer.hidden), dtype=np.int64), np.zeros((1, layer.hidden)))
+                 for l, layer in enumerate(layers) if layer.is_lstm}
+        runs = segments(layers)
+        ys, step_cycles = [], []
+        layer_cycles = np.zeros(len(layers), dtype=np.int64)
+        for x in codes:
+            pending = x         # codes the next run's first layer takes from the host
+            total = 0
+            for first, last in runs:
+                writes = []
+                if pending is not None:
+                    writes += input_writes(pending, self.g, first & 1)
+                if layers[first].is_lstm:
+                    writes += input_writes(state[first][0][0], self.g, first & 1,
+                                           layers[first].input_width)
+                await self.write_all(writes)
+                cycles, counted = await self._run_segment(first, last)
+                total += cycles
+                layer_cycles[first:last + 1] += counted
+                pending = None
+                if layers[last].is_lstm:
+                    gates = await self.read_acts((last + 1) & 1, layers[last].n_out)
+                    h, c = lstm_step_codes(layers[last], gates[None], state[last][1])
+                    state[last] = (h, c)
+                    pending = h[0]
+            if pending is None:
+                pending = await self.read_acts(len(layers) & 1, layers[-1].n_out)
+            ys.append(pending)
+            step_cycles.append(total)
+        return np.array(ys, dtype=np.int64), np.array(step_cycles, dtype=np.int64), layer_cycles

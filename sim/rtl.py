@@ -181,7 +181,8 @@ def _in_background(fn, progress, counter, total, description):
 
 
 def run(bundle, codes, sim, bake=False, max_layers=None, bundle_dir=None, progress=None):
-    """Run input codes (``(batch, n_in)``, hardware order) on the RTL.
+    """Run input codes (``(batch, n_in)``, or ``(batch, T, n_in)`` sequences for a
+    model with LSTM layers; hardware order) on the RTL.
 
     ``progress`` (``progress(iterable, description=, total=)``) follows the
     inputs as the simulator finishes them.
@@ -189,9 +190,11 @@ def run(bundle, codes, sim, bake=False, max_layers=None, bundle_dir=None, progre
     Returns
     -------
     y : numpy.ndarray
-        ``(batch, n_out)`` output codes in hardware row order.
+        ``(batch, n_out)`` (or ``(batch, T, n_out)``) output codes in hardware
+        row order.
     cycles : numpy.ndarray
-        Per batch item, the hardware's cycle counter (start to done).
+        Per batch item, the hardware's cycle counter (start to done); for
+        sequences ``(batch, T)``, per step the counters of its runs summed.
     layer_cycles : numpy.ndarray
         ``(batch, layers)`` per-layer cycle counters.
     """

@@ -35,8 +35,9 @@ def run_eie(bundle, codes, bake=False, max_layers=None):
         await driver.check_info()
         if not bake:
             await driver.load_model()
+        run = driver.run_sequence if bundle.recurrent else driver.run
         for b in range(codes.shape[0]):
-            results.append(await driver.run(codes[b]))
+            results.append(await run(codes[b]))
 
     run_sim(dut, testbench)
     y = np.array([r[0] for r in results])
@@ -52,4 +53,17 @@ def check_against_models(bundle, codes, bake=False):
     for b, items in enumerate(per_item):
         assert [i.cycles for i in items] == layer_cycles[b].tolist()
         assert sum(i.cycles for i in items) + cycle_model.RUN_OVERHEAD == cycles[b]
+    return y, cycles, layer_cycles
+
+
+def check_sequences_against_models(bundle, codes):
+    """A model with LSTM layers: the gateware equals the models on every step."""
+    y_model, acts = golden.forward_sequence(bundle, codes)
+    y, cycles, layer_cycles = run_eie(bundle, codes)
+    np.testing.assert_array_equal(y, y_model)
+    for b in range(codes.shape[0]):
+        steps = cycle_model.sequence_cycles(bundle, acts, b)
+        assert cycles[b].tolist() == [cycle_model.step_cycles(bundle, s) for s in steps]
+        assert layer_cycles[b].tolist() == [sum(s[l].cycles for s in steps)
+                                            for l in range(len(bundle.layers))]
     return y, cycles, layer_cycles
