@@ -23,5 +23,6 @@ from .gen.verilog import generate as generate_verilog
 __version__ = "0.1.0"
 
 __all__ = ["HwConfig", "Timing", "EieError", "BundleError", "CapacityError", "InputError",
-           "ModelError", "Bundle", "LSTM", "Model", "CompressOptions", "compress", "compression_report",
-           "load_model", "infer", "simulate", "generate_verilog", "__version__"]
+           "ModelError", "Bundle", "LSTM", "Model", "CompressOptions", "compress",
+           "compression_report", "load_model", "infer", "simulate", "generate_verilog",
+           "__version__"]

@@ -353,12 +353,7 @@ def _read_safetensors(path):
 
 # -- ONNX ---------------------------------------------------------------------------------
 
-#: Nodes that only move or reshape the data (or compute shapes): passed through.
-_SHAPE_ONLY = {"Flatten", "Reshape", "Squeeze", "Unsqueeze", "Transpose", "Identity",
-               "Dropout", "Cast", "Shape", "Gather", "Concat", "Constant", "ConstantOfShape",
-               "Expand", "Slice", "Size", "Range", "Mul", "Div", "Sub", "Add", "Equal",
-               "Where", "Unsqueeze", "CastLike"}
-#: Of those, the ones that may stand on the data path itself.
+#: Nodes that only move or reshape the data: passed through on the data path.
 _PASS = {"Flatten", "Reshape", "Squeeze", "Unsqueeze", "Transpose", "Identity", "Dropout",
          "Cast", "CastLike"}
 
