@@ -60,7 +60,7 @@ def _write_json(path, obj):
 def cmd_compress(args):
     from .gen import CompressOptions, compress, compression_report, format_report, load_model
 
-    weights, biases = load_model(args.model)
+    model = load_model(args.model)
     opts = CompressOptions(
         n_pe=args.pes,
         density=None if args.density is None else _numbers(args.density, "--density", float),
@@ -75,7 +75,7 @@ def cmd_compress(args):
         bias_depth=args.bias_depth,
         names=None if args.names is None else args.names.split(","),
         progress=_progress_factory())
-    bundle = compress(weights, biases, opts)
+    bundle = compress(model, None, opts)
     bundle.save(args.output)
     report = compression_report(bundle)
     if not args.quiet:
@@ -342,10 +342,13 @@ def build_parser():
     parser.add_argument("--version", action="version", version=f"eie {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("compress", help="compress an .npz model into a bundle",
+    p = sub.add_parser("compress", help="compress a model (.npz, .onnx, .safetensors) into a "
+                                        "bundle",
                        description="Deep Compression (pruning, 4-bit weight sharing, fixed "
                                    "point) and EIE's interleaved CSC layout.")
-    p.add_argument("model", help=".npz with w0, w1, ... (out x in) and optional b0, b1, ...")
+    p.add_argument("model", help=".npz with w0, w1, ... (out x in), optional b0, b1, ... and "
+                                 "LSTM layers as wih{l}, whh{l}, bih{l}, bhh{l}; or an .onnx "
+                                 "graph; or .safetensors (same names, or PyTorch's)")
     p.add_argument("-o", "--output", required=True, help="bundle directory to write")
     p.add_argument("--pes", type=int, default=8, help="number of PEs (default 8)")
     p.add_argument("--density", help="prune by magnitude to this fraction of weights (one "
@@ -382,7 +385,8 @@ def build_parser():
                                    "(cycles), or the generated RTL.")
     p.add_argument("bundle")
     p.add_argument("--input", required=True, metavar="X.npy",
-                   help="one input vector or a batch (rows)")
+                   help="one input vector or a batch (rows); for a model with LSTM layers "
+                        "one sequence (T, n) or a batch of them (batch, T, n)")
     p.add_argument("--output", required=True, metavar="Y.npy")
     p.add_argument("--sim", choices=("golden", "verilator", "icarus"), default="golden",
                    help="golden: NumPy golden model and cycle model; verilator, icarus: the "

@@ -75,7 +75,7 @@ def _per_layer(value, n, what, default):
     return value
 
 
-def _matrix(w, name, what):
+def _matrix(w, name, what, elem="weight"):
     """A weight matrix as given (dense array or COO), checked for shape, dtype and NaN."""
     w = w.tocoo() if sp.issparse(w) else np.asarray(w)
     vals = w.data if sp.issparse(w) else w
@@ -87,7 +87,7 @@ def _matrix(w, name, what):
     if vals.dtype.kind == "f" and not np.isfinite(vals).all():
         bad = np.argwhere(~np.isfinite(vals))[0]
         at = tuple(bad) if vals.ndim == 2 else (w.row[bad[0]], w.col[bad[0]])
-        raise ModelError(f"layer {name}: {what} [{at[0]}, {at[1]}] is {vals[tuple(bad)]}")
+        raise ModelError(f"layer {name}: {elem} [{at[0]}, {at[1]}] is {vals[tuple(bad)]}")
     return w
 
 
@@ -117,8 +117,8 @@ def _check_model(weights, biases, names):
             if biases[l] is not None:
                 raise ModelError(f"layer {name}: an LSTM carries its biases (b_ih, b_hh); "
                                  f"its entry in biases must be None")
-            w_ih = _matrix(w.w_ih, name, "LSTM weights W_ih")
-            w_hh = _matrix(w.w_hh, name, "LSTM weights W_hh")
+            w_ih = _matrix(w.w_ih, name, "LSTM weights W_ih", "W_ih")
+            w_hh = _matrix(w.w_hh, name, "LSTM weights W_hh", "W_hh")
             hidden = w_hh.shape[1]
             if w_hh.shape != (4 * hidden, hidden):
                 raise ModelError(f"layer {name}: W_hh must be 4H x H (gates i, f, g, o), got "
