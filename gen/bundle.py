@@ -408,6 +408,14 @@ class Bundle:
         ptrs = [_read_hex(os.path.join(path, f"ptr_pe{k}.hex"), 63) for k in range(hw.n_pe)]
         for l, spec in enumerate(specs):
             _check_spec(mpath, l, spec)
+            prev = specs[l - 1] if l else None
+            if prev is not None and _width(spec, "in") != _width(prev, "out"):
+                takes = f"n_in={spec['n_in']}" if not spec.get("hidden") else \
+                    f"n_in - hidden = {_width(spec, 'in')}"
+                gives = f"n_out={prev['n_out']}" if not prev.get("hidden") else \
+                    f"hidden={prev['hidden']}"
+                raise BundleError(f"{mpath}: layer {spec['name']}: {takes} does not chain with "
+                                  f"layer {prev['name']}'s {gives}")
         layers = [_load_layer(path, mpath, l, spec, hw, spmat, ptrs)
                   for l, spec in enumerate(specs)]
         meta = {k: v for k, v in manifest.items()
@@ -426,6 +434,14 @@ _KINDS = (FC_KIND, LSTM_KIND)
 _LAYER_KEYS = {"name": str, "n_in": int, "n_out": int, "relu": bool, "in_frac": int,
                "w_frac": int, "out_frac": int, "codebook": list, "spmat_base": int,
                "ptr_base": int}
+
+
+def _width(spec, side):
+    """A checked layer spec's input width (an LSTM's I) or output width (its H)."""
+    hidden = spec.get("hidden") or 0
+    if side == "in":
+        return spec["n_in"] - hidden
+    return hidden if spec.get("kind") == LSTM_KIND else spec["n_out"]
 
 
 def _check_spec(mpath, l, spec):

@@ -39,7 +39,8 @@ import numpy as np
 from ..errors import ModelError
 from ..recurrent import FC_KIND, LSTM_KIND, lstm_cell
 
-__all__ = ["LSTM", "Model", "load_model", "float_forward", "is_lstm"]
+__all__ = ["LSTM", "Model", "load_model", "float_forward", "is_lstm", "read_safetensors",
+           "save_safetensors"]
 
 
 class LSTM:
@@ -163,7 +164,7 @@ def load_model(path):
     if len(head) >= 9 and head[8:9] == b"{":
         return _read_safetensors(path)
     if ext == ".npz":
-        raise ModelError(f"{path}: not a NumPy .npz archive")
+        raise ModelError(f"{path}: not a NumPy .npz file")
     if ext == ".safetensors":
         raise ModelError(f"{path}: not a safetensors file (no JSON header)")
     return _read_onnx(path)
@@ -643,3 +644,27 @@ def float_forward(layers, relu, x, collect=None):
     if collect is not None:
         collect.extend(stats)
     return np.stack(outs, axis=1) if recurrent else outs[0]
+
+
+def save_safetensors(path, tensors):
+    """Write ``{name: array}`` as a safetensors file (float arrays as F32 or F64).
+
+    The tensors are laid out in the order given, which is the order
+    :func:`load_model` reads PyTorch names in.
+    """
+    names = {np.dtype("float64"): "F64", np.dtype("float32"): "F32", np.dtype("int64"): "I64",
+             np.dtype("int32"): "I32"}
+    header, blobs, offset = {}, [], 0
+    for key, arr in tensors.items():
+        arr = np.ascontiguousarray(arr)
+        if arr.dtype not in names:
+            raise ModelError(f"tensor {key!r}: dtype {arr.dtype} cannot be written")
+        raw = arr.astype(arr.dtype.newbyteorder("<")).tobytes()
+        header[key] = {"dtype": names[arr.dtype], "shape": list(arr.shape),
+                       "data_offsets": [offset, offset + len(raw)]}
+        blobs.append(raw)
+        offset += len(raw)
+    text = json.dumps(header).encode()
+    text += b" " * (-len(text) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))

@@ -59,15 +59,15 @@ def quantize_input(bundle, x, raw=False, what="input"):
     if x.dtype.kind == "f":
         bad = np.argwhere(~np.isfinite(x))
         if bad.size:
-            at = tuple(bad[0])
+            at = tuple(int(i) for i in bad[0])
             raise InputError(f"{what}: value {list(at)} is {x[at]}")
     if raw:
         if x.dtype.kind == "f" and (x != np.round(x)).any():
-            at = tuple(np.argwhere(x != np.round(x))[0])
+            at = tuple(int(i) for i in np.argwhere(x != np.round(x))[0])
             raise InputError(f"{what}: --raw expects integer codes, value {list(at)} is {x[at]}")
         out = (x < ACT_MIN) | (x > ACT_MAX)
         if out.any():
-            at = tuple(np.argwhere(out)[0])
+            at = tuple(int(i) for i in np.argwhere(out)[0])
             raise InputError(f"{what}: code {list(at)} = {x[at]} is outside int16")
         return x.astype(np.int64), single
     scaled = np.round(x.astype(np.float64) * 2.0 ** bundle.layers[0].in_frac)

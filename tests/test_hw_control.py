@@ -78,3 +78,43 @@ def test_no_layers_finishes_at_once():
         assert not ctx.get(dut.busy) and ctx.get(dut.done)
 
     run_sim(dut, tb)
+
+
+def test_first_layer_register():
+    """FIRST_LAYER = 1 of 3 runs layers 1 and 2 only, layer 1 reading file 1
+    (layer l reads file l % 2 whatever the run starts from); FIRST_LAYER at or
+    past N_LAYERS finishes at once."""
+    g = Geometry(HwConfig(n_pe=1, spmat_words=8, ptr_depth=8, act_depth=8), max_layers=4)
+    table = {"n_in": [3, 5, 7], "rows_in": [3, 5, 7], "rows_out": [5, 7, 2],
+             "ptr_base": [0, 2, 4], "spmat_base": [0, 1, 2], "bias_base": [0, 0, 0],
+             "flags": [0, 0, 0]}
+    dut = Control(g, table_init=table, n_layers_init=3)
+    go = []
+
+    async def write(ctx, reg, value):
+        ctx.set(dut.host_we_ctrl, 1)
+        ctx.set(dut.host_offset, reg)
+        ctx.set(dut.host_data, value)
+        await ctx.tick()
+        ctx.set(dut.host_we_ctrl, 0)
+        await ctx.tick()
+
+    async def tb(ctx):
+        await write(ctx, Reg.FIRST_LAYER, 1)
+        ctx.set(dut.host_offset, Reg.FIRST_LAYER)
+        assert ctx.get(dut.ctrl_rdata) == 1
+        await write(ctx, Reg.CONTROL, 1)
+        ctx.set(dut.scan_done, 1)
+        ctx.set(dut.all_idle, 1)
+        while ctx.get(dut.busy):
+            if ctx.get(dut.layer_go):
+                go.append((ctx.get(dut.layer.index), ctx.get(dut.layer.src),
+                           ctx.get(dut.layer.n_in)))
+            await ctx.tick()
+        assert ctx.get(dut.done)
+        await write(ctx, Reg.FIRST_LAYER, 3)
+        await write(ctx, Reg.CONTROL, 1)
+        assert not ctx.get(dut.busy) and ctx.get(dut.done)
+
+    run_sim(dut, tb)
+    assert go == [(1, 1, 5), (2, 0, 7)]

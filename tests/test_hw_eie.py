@@ -112,3 +112,16 @@ def test_bad_parameters():
         EIE({"n_pe": 2})
     with pytest.raises(ValueError, match="max_layers"):
         EIE(hw, max_layers=0)
+
+
+def test_lstm_sequences_step_by_step():
+    """A model with an LSTM layer runs step by step through FIRST_LAYER and the
+    host's gate arithmetic: outputs and every run's counters equal the models."""
+    from hw_helpers import check_sequences_against_models
+    from test_lstm import lstm_model
+    rng = np.random.default_rng(5)
+    bundle = eie.compress(lstm_model(rng, sizes=(8, 5, 4, 3)), n_pe=3, fifo_depth=1,
+                          density=0.6)
+    x = rng.normal(size=(2, 4, 8)) * (rng.random((2, 4, 8)) < 0.5)
+    codes = golden.quantize_input(bundle, x)[0]
+    check_sequences_against_models(bundle, codes)
