@@ -325,6 +325,20 @@ def cmd_demo(args):
     from .demo import format_demo, run_demo
 
     console = _console()
+    if args.model == "silero-vad":
+        from .vad import format_vad, run_vad_demo
+        if args.data is not None:
+            raise EieError("--model silero-vad makes its own audio; --data does not apply")
+        res = run_vad_demo(out_dir=args.out if args.out != "eie-demo" else "eie-demo-vad",
+                           n_pe=args.pes, density=0.3 if args.density is None else
+                           float(_numbers(args.density, "--density", float)),
+                           sim=args.sim, rtl_frames=args.rtl_frames,
+                           fmax_report=args.fmax_report, convs_on_eie=args.convs_on_eie,
+                           seed=args.seed, log=console.print, progress=_progress_factory())
+        format_vad(res, console)
+        if args.json:
+            _write_json(args.json, res)
+        return 0
     res = run_demo(out_dir=args.out, n_pe=args.pes, seed=args.seed, model=args.model,
                    data=args.data, log=console.print, progress=_progress_factory(),
                    sim=args.sim, fmax_report=args.fmax_report)
@@ -446,7 +460,17 @@ def build_parser():
     p.add_argument("--out", default="eie-demo", help="bundle directory (default eie-demo)")
     p.add_argument("--pes", type=int, default=8, help="number of PEs (default 8)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--model", metavar="M.npz", help="use this model instead of training")
+    p.add_argument("--model", metavar="M.npz",
+                   help="use this model instead of training; 'silero-vad': the pretrained "
+                        "silero-vad voice-activity model (pip install --no-deps silero-vad), "
+                        "its LSTM cell on EIE, on speech made by espeak-ng")
+    p.add_argument("--density", help="silero-vad: weight density of the EIE layers "
+                                     "(default 0.3)")
+    p.add_argument("--convs-on-eie", action="store_true",
+                   help="silero-vad: also run the four convolutions on EIE (lowered to "
+                        "per-frame matrix products)")
+    p.add_argument("--rtl-frames", type=int, default=60,
+                   help="silero-vad: frames run on the generated Verilog (default 60)")
     p.add_argument("--data", metavar="D.npz", help="with --model: x_test, y_test (x_train "
                                                     "optional, for calibration)")
     p.add_argument("--sim", choices=("verilator", "icarus", "none"), default="verilator",

@@ -182,7 +182,7 @@ def prune(layers, density=None, scope="layer"):
     """Magnitude pruning; returns COO layers ``(rows, cols, vals, shape)``.
 
     ``density`` is a fraction of each layer's weights (``scope="layer"``; one
-    value or one per layer) or of all weights together (``scope="global"``);
+    value or one per layer, ``None`` for a layer that keeps its zeros) or of all weights together (``scope="global"``);
     ``None`` keeps every nonzero.  The largest magnitudes are kept, ties broken
     by position.
     """
@@ -199,7 +199,8 @@ def prune(layers, density=None, scope="layer"):
     if scope != "layer":
         raise ModelError(f"prune scope must be 'layer' or 'global', not {scope!r}")
     densities = _per_layer(density, len(layers), "--density", None)
-    return [_to_coo(w, keep_largest(m, int(round(float(d) * w.shape[0] * w.shape[1]))))
+    return [_to_coo(w, m > 0 if d is None else
+                    keep_largest(m, int(round(float(d) * w.shape[0] * w.shape[1]))))
             for w, m, d in zip(layers, mags, densities)]
 
 
@@ -374,6 +375,8 @@ def compress(weights, biases=None, options=None, **kw):
     biases = [b for _, _, b, _ in checked]
     if opts.density is not None:
         for d in ([opts.density] if np.isscalar(opts.density) else opts.density):
+            if d is None and not np.isscalar(opts.density):
+                continue        # this layer keeps its own zeros
             if not (isinstance(d, (int, float)) and 0 < d <= 1):
                 raise ModelError(f"--density {d!r} must be in (0, 1]")
     coos = prune([w for _, w, _, _ in checked], opts.density, opts.prune_scope)
