@@ -182,7 +182,8 @@ def prune(layers, density=None, scope="layer"):
     """Magnitude pruning; returns COO layers ``(rows, cols, vals, shape)``.
 
     ``density`` is a fraction of each layer's weights (``scope="layer"``; one
-    value or one per layer, ``None`` for a layer that keeps its zeros) or of all weights together (``scope="global"``);
+    value or one per layer, ``None`` for a layer that keeps its zeros) or of all
+    weights together (``scope="global"``);
     ``None`` keeps every nonzero.  The largest magnitudes are kept, ties broken
     by position.
     """
