@@ -7,6 +7,9 @@
     board = Board("/dev/ttyUSB0", Bundle.load("model.eie"))
     board.load_model()
     y, cycles, layer_cycles = board.run(x_codes)      # int16 codes, hardware order
+    # A model with LSTM layers: one sequence (T, n_in) of codes, stepped by the
+    # host (gate arithmetic between the hardware runs); the model stays loaded.
+    y, step_cycles, layer_cycles = board.run_sequence(seq_codes)
 
 The protocol is documented in :mod:`eie.hw.bridge`; :class:`BridgeCodec` builds
 and parses its bytes for any transport (a serial port here, a simulated UART in
@@ -118,4 +121,11 @@ class Board:
         asyncio.run(self.driver.load_model())
 
     def run(self, codes):
+        """One input vector (int16 codes, hardware order): outputs (hardware
+        order), the run's cycles and per-layer cycles from the counters."""
         return asyncio.run(self.driver.run(codes))
+
+    def run_sequence(self, codes):
+        """One sequence ``(T, n_in)`` of int16 codes through a model with LSTM
+        layers (see :meth:`eie.sim.host.HostDriver.run_sequence`)."""
+        return asyncio.run(self.driver.run_sequence(codes))

@@ -120,3 +120,27 @@ def test_pll_and_bad_parameters():
         HostBridge(41)
     with pytest.raises(ValueError, match="read_latency"):
         HostBridge(40, read_latency=0)
+
+
+def test_lstm_sequence_through_the_uart():
+    """A model with an LSTM layer, stepped by the host over the serial bridge:
+    the model stays loaded and every step equals the models."""
+    from test_lstm import lstm_model
+    rng = np.random.default_rng(4)
+    bundle = eie.compress(lstm_model(rng, sizes=(4, 3, 2, 2)), n_pe=2, fifo_depth=2)
+    codes = golden.quantize_input(bundle, rng.normal(size=(3, 4)))[0]     # one sequence
+    dut = BoardCore(bundle.hw, max_layers=4, divisor=DIVISOR)
+    results = []
+
+    async def tb(ctx):
+        driver = HostDriver(SimUart(ctx, dut, dut.geometry), bundle, dut.geometry)
+        await driver.check_info()
+        await driver.load_model()
+        results.append(await driver.run_sequence(codes[0]))
+
+    run_sim(dut, tb)
+    y_model, acts = golden.forward_sequence(bundle, codes)
+    y, cycles, layers = results[0]
+    np.testing.assert_array_equal(y, y_model[0])
+    steps = cycle_model.sequence_cycles(bundle, acts, 0)
+    assert cycles.tolist() == [cycle_model.step_cycles(bundle, s) for s in steps]
