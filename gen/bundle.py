@@ -8,9 +8,12 @@ with a bias.  :meth:`Bundle.load` checks everything it reads and raises
 a one-line message naming the file, layer and PE at fault.
 """
 
+import hashlib
 import json
 import math
 import os
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -361,30 +364,60 @@ class Bundle:
     # -- disk ------------------------------------------------------------------------
 
     def save(self, path):
-        """Write the bundle to directory ``path`` (created if needed)."""
+        """Write the bundle to directory ``path``, atomically.
+
+        The files go to a temporary sibling directory that then takes the
+        place of ``path``, so a failure leaves an existing bundle whole.  The
+        manifest records the SHA-256 of every other file (``"files"``).  An
+        existing ``path`` must be an empty directory or a bundle.
+        """
         self.check()
-        os.makedirs(path, exist_ok=True)
+        path = os.path.abspath(os.fspath(path))
+        _check_target(path)
+        parent = os.path.dirname(path)
+        os.makedirs(parent, exist_ok=True)
+        tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.tmp-", dir=parent)
+        try:
+            self._write(tmp)
+            _replace_dir(tmp, path)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+    def _write(self, path):
+        files = {}
         layers = []
         for l, layer in enumerate(self.layers):
             entry = layer.manifest_entry()
             if layer.bias is not None:
                 entry["bias"] = f"bias_l{l}.npy"
                 np.save(os.path.join(path, entry["bias"]), layer.bias.astype(np.int64))
+                files[entry["bias"]] = None
             layers.append(entry)
-        manifest = {"format": FORMAT, "version": VERSION, "hw": self.hw.to_json(),
-                    "layers": layers}
-        manifest.update({k: v for k, v in self.meta.items() if k not in manifest})
         ptr_bytes = -(-self.hw.ptr_width // 8)
         for k in range(self.n_pe):
             _write_hex(os.path.join(path, f"spmat_pe{k}.hex"), self.spmat_image(k), 8)
             _write_hex(os.path.join(path, f"ptr_pe{k}.hex"), self.ptr_image(k), ptr_bytes)
+            files[f"spmat_pe{k}.hex"] = files[f"ptr_pe{k}.hex"] = None
+        manifest = {"format": FORMAT, "version": VERSION, "hw": self.hw.to_json(),
+                    "layers": layers,
+                    "files": {name: _sha256(os.path.join(path, name)) for name in sorted(files)}}
+        manifest.update({k: v for k, v in self.meta.items() if k not in manifest})
         with open(os.path.join(path, "manifest.json"), "w") as f:
             json.dump(manifest, f, indent=1)
             f.write("\n")
 
     @classmethod
     def load(cls, path):
-        """Read and check the bundle in directory ``path``."""
+        """Read and check the bundle in directory ``path``.
+
+        Files listed in the manifest's ``"files"`` (every bundle this package
+        writes) must have their recorded SHA-256; every number is range-checked
+        before anything is allocated from it.
+        """
+        if not isinstance(path, (str, os.PathLike)):
+            raise BundleError(f"a bundle is a directory path, not {type(path).__name__}")
+        path = os.fspath(path)
         mpath = os.path.join(path, "manifest.json")
         if not os.path.isdir(path):
             raise BundleError(f"{path}: not a bundle directory")
@@ -393,8 +426,10 @@ class Bundle:
                 manifest = json.load(f)
         except FileNotFoundError:
             raise BundleError(f"{mpath}: missing") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
             raise BundleError(f"{mpath}: not valid JSON ({e})") from None
+        except OSError as e:
+            raise BundleError(f"{mpath}: cannot read ({e.strerror})") from None
         if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
             raise BundleError(f"{mpath}: \"format\" is not \"{FORMAT}\"")
         if manifest.get("version") != VERSION:
@@ -403,11 +438,14 @@ class Bundle:
         specs = manifest.get("layers")
         if not isinstance(specs, list) or not specs:
             raise BundleError(f"{mpath}: \"layers\" must be a non-empty list")
+        _verify_files(path, mpath, manifest, hw, specs)
+        for l, spec in enumerate(specs):
+            _check_spec(mpath, l, spec, hw)
 
-        spmat = [_read_hex(os.path.join(path, f"spmat_pe{k}.hex"), 64) for k in range(hw.n_pe)]
+        spmat = [_read_hex(os.path.join(path, f"spmat_pe{k}.hex"), 64, 16)
+                 for k in range(hw.n_pe)]
         ptrs = [_read_hex(os.path.join(path, f"ptr_pe{k}.hex"), 63) for k in range(hw.n_pe)]
         for l, spec in enumerate(specs):
-            _check_spec(mpath, l, spec)
             prev = specs[l - 1] if l else None
             if prev is not None and _width(spec, "in") != _width(prev, "out"):
                 takes = f"n_in={spec['n_in']}" if not spec.get("hidden") else \
@@ -419,7 +457,7 @@ class Bundle:
         layers = [_load_layer(path, mpath, l, spec, hw, spmat, ptrs)
                   for l, spec in enumerate(specs)]
         meta = {k: v for k, v in manifest.items()
-                if k not in ("format", "version", "hw", "layers")}
+                if k not in ("format", "version", "hw", "layers", "files")}
         bundle = cls(hw, layers, meta)
         for layer, spec in zip(layers, specs):
             if (layer.spmat_base, layer.ptr_base) != (spec["spmat_base"], spec["ptr_base"]):
@@ -444,13 +482,68 @@ def _width(spec, side):
     return hidden if spec.get("kind") == LSTM_KIND else spec["n_out"]
 
 
-def _check_spec(mpath, l, spec):
+def _verify_files(path, mpath, manifest, hw, specs):
+    """Check the manifest's ``"files"`` table (if any) against the files."""
+    files = manifest.get("files")
+    if files is None:
+        return
+    if not isinstance(files, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) and len(v) == 64 for k, v in files.items()):
+        raise BundleError(f"{mpath}: \"files\" must map file names to SHA-256 hex digests")
+    want = {f"{kind}_pe{k}.hex" for k in range(hw.n_pe) for kind in ("spmat", "ptr")}
+    want |= {spec["bias"] for spec in specs if isinstance(spec, dict) and
+             isinstance(spec.get("bias"), str)}
+    if set(files) != want:
+        extra, missing = sorted(set(files) - want), sorted(want - set(files))
+        what = f"lists {', '.join(extra[:3])}" if extra else \
+            f"does not list {', '.join(missing[:3])}"
+        raise BundleError(f"{mpath}: \"files\" {what}, which does not match n_pe="
+                          f"{hw.n_pe} and the layers' bias files (manifest edited?)")
+    for name, digest in files.items():
+        fpath = os.path.join(path, name)
+        try:
+            actual = _sha256(fpath)
+        except FileNotFoundError:
+            raise BundleError(f"{fpath}: missing") from None
+        except OSError as e:
+            raise BundleError(f"{fpath}: cannot read ({e.strerror})") from None
+        if actual != digest.lower():
+            raise BundleError(f"{fpath}: changed since the bundle was written (its SHA-256 "
+                              f"differs from the manifest's)")
+
+
+def _check_spec(mpath, l, spec, hw):
+    """Types and ranges of a layer's manifest entry, before anything is read for it."""
     if not isinstance(spec, dict):
         raise BundleError(f"{mpath}: layer {l} is not an object")
     for key, typ in _LAYER_KEYS.items():
         value = spec.get(key)
         if not isinstance(value, typ) or (typ is int and isinstance(value, bool)):
             raise BundleError(f"{mpath}: layer {l}: \"{key}\" missing or not {typ.__name__}")
+    where = f"{mpath}: layer {spec['name']}"
+    limit = hw.n_pe * hw.act_depth
+    for key, lo, hi in (("n_in", 1, limit), ("n_out", 1, limit), ("in_frac", 0, MAX_FRAC),
+                        ("w_frac", 0, MAX_FRAC), ("out_frac", 0, MAX_FRAC),
+                        ("spmat_base", 0, hw.spmat_words - 1), ("ptr_base", 0, hw.ptr_depth - 1)):
+        if not lo <= spec[key] <= hi:
+            raise BundleError(f"{where}: {key}={spec[key]} is out of range [{lo}, {hi}]"
+                              + (" (n_pe * act_depth)" if key in ("n_in", "n_out") else ""))
+    cb = spec["codebook"]
+    lim = 1 << (WEIGHT_BITS - 1)
+    if len(cb) != CODEBOOK_SIZE or not all(isinstance(c, int) and not isinstance(c, bool) and
+                                           -lim <= c < lim for c in cb) or cb[0] != 0:
+        raise BundleError(f"{where}: codebook must be {CODEBOOK_SIZE} int16 values with "
+                          f"entry 0 equal to 0")
+    perm = spec.get("row_perm")
+    if perm is not None and not (
+            isinstance(perm, list) and len(perm) == spec["n_out"] and
+            all(isinstance(r, int) and not isinstance(r, bool) and 0 <= r < spec["n_out"]
+                for r in perm)):
+        raise BundleError(f"{where}: row_perm must be null or a list of {spec['n_out']} "
+                          f"integers in [0, {spec['n_out'] - 1}]")
+    if spec.get("bias") is not None and (not isinstance(spec["bias"], str) or
+                                         os.path.basename(spec["bias"]) != spec["bias"]):
+        raise BundleError(f"{where}: bias must be null or a file name in the bundle")
     kind = spec.get("kind", FC_KIND)
     if kind not in _KINDS:
         raise BundleError(f"{mpath}: layer {l}: \"kind\" must be \"fc\" or \"lstm\", not "
@@ -467,21 +560,14 @@ def _load_layer(path, mpath, l, spec, hw, spmat, ptrs):
     name = spec["name"]
     where = f"layer {name}"
     n_in, n_out = spec["n_in"], spec["n_out"]
-    if n_in < 1 or n_out < 1:
-        raise BundleError(f"{mpath}: {where}: n_in and n_out must be positive")
     codebook = spec["codebook"]
-    if len(codebook) != CODEBOOK_SIZE or not all(isinstance(c, int) and not isinstance(c, bool)
-                                                 for c in codebook):
-        raise BundleError(f"{mpath}: {where}: codebook must be {CODEBOOK_SIZE} integers")
-    if spec["spmat_base"] < 0 or spec["ptr_base"] < 0:
-        raise BundleError(f"{mpath}: {where}: negative base")
-
     p0, p1 = spec["ptr_base"], spec["ptr_base"] + n_in + 1
-    entries, ptr = [], np.zeros((hw.n_pe, n_in + 1), dtype=np.int64)
     for k in range(hw.n_pe):
         if ptrs[k].size < p1:
             raise BundleError(f"{os.path.join(path, f'ptr_pe{k}.hex')}: {ptrs[k].size} lines, "
                               f"{where} needs lines {p0}..{p1 - 1}")
+    entries, ptr = [], np.zeros((hw.n_pe, n_in + 1), dtype=np.int64)
+    for k in range(hw.n_pe):
         ptr[k] = ptrs[k][p0:p1]
         start = spec["spmat_base"] * ENTRIES_PER_WORD
         count = int(ptr[k, -1])
@@ -497,16 +583,16 @@ def _load_layer(path, mpath, l, spec, hw, spmat, ptrs):
             bias = np.load(bpath, allow_pickle=False)
         except FileNotFoundError:
             raise BundleError(f"{bpath}: missing") from None
-        except (ValueError, OSError) as e:
+        except (ValueError, OSError, EOFError) as e:
             raise BundleError(f"{bpath}: not a NumPy array file ({e})") from None
         if bias.dtype.kind not in "iu" or bias.shape != (n_out,):
             raise BundleError(f"{bpath}: expected an integer vector of length {n_out}, got "
                               f"{bias.dtype} {bias.shape}")
+        if bias.dtype.kind == "u" and bias.size and int(bias.max()) >= 1 << 63:
+            raise BundleError(f"{bpath}: value {int(bias.max())} does not fit int64")
         bias = bias.astype(np.int64)
     perm = spec.get("row_perm")
     if perm is not None:
-        if not isinstance(perm, list) or not all(isinstance(r, int) for r in perm):
-            raise BundleError(f"{mpath}: {where}: row_perm must be a list of integers")
         perm = np.asarray(perm, dtype=np.int64)
     extra = {k: v for k, v in spec.items() if k not in _LAYER_KEYS and k not in
              ("bias", "row_perm", "kind", "hidden")}
@@ -519,6 +605,50 @@ def _load_layer(path, mpath, l, spec, hw, spmat, ptrs):
     return layer
 
 
+def _sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def is_bundle(path):
+    """Whether directory ``path`` holds a bundle's manifest (not checked further)."""
+    try:
+        with open(os.path.join(path, "manifest.json")) as f:
+            manifest = json.load(f)
+    except (OSError, ValueError):
+        return False
+    return isinstance(manifest, dict) and manifest.get("format") == FORMAT
+
+
+def _check_target(path):
+    if os.path.exists(path):
+        if not os.path.isdir(path):
+            raise BundleError(f"{path}: exists and is not a directory; a bundle is a directory")
+        if os.listdir(path) and not is_bundle(path):
+            raise BundleError(f"{path}: a non-empty directory that is not an EIE bundle; "
+                              f"refusing to write into it (choose a new or empty directory)")
+
+
+def _replace_dir(new, path):
+    """Put directory ``new`` at ``path``; an old directory there is removed only
+    once the new one is in place."""
+    if not os.path.exists(path):
+        os.rename(new, path)
+        return
+    old = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.old-", dir=os.path.dirname(path))
+    os.rmdir(old)
+    os.rename(path, old)
+    try:
+        os.rename(new, path)
+    except BaseException:
+        os.rename(old, path)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
 def _write_hex(path, values, nbytes):
     """Write one value per line, ``2 * nbytes`` hex digits (``$readmemh`` format)."""
     values = np.asarray(values, dtype=np.uint64)
@@ -529,17 +659,24 @@ def _write_hex(path, values, nbytes):
             f.write(b"".join(line + b"\n" for line in lines[chunk:chunk + (1 << 16)].tolist()))
 
 
-def _read_hex(path, max_bits):
-    """Read a ``$readmemh``-style file: one hex value per line."""
+def _read_hex(path, max_bits, digits=None):
+    """Read a ``$readmemh``-style file: one hex value per line (exactly
+    ``digits`` hex digits each, if given)."""
     try:
         with open(path, "rb") as f:
             data = f.read()
     except FileNotFoundError:
         raise BundleError(f"{path}: missing") from None
+    except OSError as e:
+        raise BundleError(f"{path}: cannot read ({e.strerror})") from None
     lines = data.split()
     if not lines:
         return np.zeros(0, dtype=np.uint64)
     widths = set(map(len, lines))
+    if digits is not None and widths != {digits}:
+        i = next(i for i, x in enumerate(lines) if len(x) != digits)
+        raise BundleError(f"{path}: line {i + 1} has {len(lines[i])} hex digits, expected "
+                          f"{digits} (one 64-bit word per line)")
     try:
         if len(widths) == 1 and len(lines[0]) <= 16 and len(lines[0]) % 2 == 0:
             nbytes = len(lines[0]) // 2

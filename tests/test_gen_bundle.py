@@ -63,6 +63,93 @@ def test_independent_reader_and_golden(saved, rng):
         assert ours[b].tolist() == reference.golden(layers, x[b].tolist())
 
 
+@pytest.mark.parametrize("corrupt,msg", [
+    # Every data file is checksummed: a change is named, whatever it is.
+    (lambda p: open(os.path.join(p, "spmat_pe2.hex"), "a").write("0" * 16 + "\n"),
+     "spmat_pe2.hex: changed since the bundle was written"),
+    (lambda p: np.save(os.path.join(p, "bias_l2.npy"), np.full(12, 2**63 - 1, np.int64)),
+     "bias_l2.npy: changed since"),
+    (lambda p: os.remove(os.path.join(p, "ptr_pe4.hex")), "ptr_pe4.hex: missing"),
+    # The table must match n_pe: an edited PE count is caught.
+    (lambda p: _edit_manifest(p, lambda m: _set(m["hw"], "n_pe", 2)),
+     r'"files" lists ptr_pe2.hex.*n_pe=2'),
+    (lambda p: _edit_manifest(p, lambda m: _set(m, "files", {"a": 1})), '"files" must map'),
+])
+def test_checksums(saved, corrupt, msg):
+    _, path = saved
+    corrupt(path)
+    with pytest.raises(BundleError, match=msg):
+        eie.Bundle.load(path)
+
+
+def test_spmat_lines_are_whole_words(saved):
+    _, path = saved
+    _edit_manifest(path, lambda m: m.pop("files"))
+    p = os.path.join(path, "spmat_pe1.hex")
+    with open(p) as f:
+        lines = f.read().split()
+    with open(p, "w") as f:
+        f.write("\n".join(x[1:] for x in lines) + "\n")
+    with pytest.raises(BundleError, match="line 1 has 15 hex digits, expected 16"):
+        eie.Bundle.load(path)
+
+
+@pytest.mark.parametrize("layer,key,value,msg", [
+    (0, "n_in", 10**12, r"n_in=1000000000000 is out of range"),
+    (0, "n_out", 10**20, "n_out=.* is out of range"),
+    (1, "codebook", [0] + [10**20] * 15, "codebook must be 16 int16"),
+    (0, "row_perm", [10**20] * 29, "row_perm must be null or a list of 29"),
+    (0, "row_perm", [True] * 29, "row_perm must be null or a list of 29"),
+    (0, "spmat_base", -1, "spmat_base=-1 is out of range"),
+    (0, "bias", "../../etc/passwd", "bias must be null or a file name"),
+])
+def test_manifest_numbers_are_range_checked(saved, layer, key, value, msg):
+    _, path = saved
+    _edit_manifest(path, lambda m: m.pop("files"))
+    _edit_manifest(path, lambda m: _set(m["layers"][layer], key, value))
+    with pytest.raises(BundleError, match=msg):
+        eie.Bundle.load(path)
+
+
+def test_unsigned_bias_beyond_int64(saved):
+    _, path = saved
+    _edit_manifest(path, lambda m: m.pop("files"))
+    np.save(os.path.join(path, "bias_l0.npy"), np.full(29, 2**64 - 1, np.uint64))
+    with pytest.raises(BundleError, match="does not fit int64"):
+        eie.Bundle.load(path)
+
+
+def test_atomic_save(saved, tmp_path, monkeypatch):
+    """A failed write leaves the old bundle whole; -o refuses other directories."""
+    bundle, path = saved
+    before = {n: open(os.path.join(path, n), "rb").read() for n in os.listdir(path)}
+    from eie.gen import bundle as bundle_mod
+
+    def fail(*a, **k):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(bundle_mod.json, "dump", fail)
+    with pytest.raises(OSError):
+        bundle.save(path)
+    monkeypatch.undo()
+    after = {n: open(os.path.join(path, n), "rb").read() for n in os.listdir(path)}
+    assert after == before
+    assert not [n for n in os.listdir(tmp_path) if n.startswith(".")]    # no leftovers
+    eie.Bundle.load(path)
+    other = tmp_path / "notes"
+    other.mkdir()
+    (other / "manifest.json").write_text("{}")
+    with pytest.raises(BundleError, match="not an EIE bundle"):
+        bundle.save(other)
+    assert (other / "manifest.json").read_text() == "{}"
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(BundleError, match="not a directory"):
+        bundle.save(tmp_path / "file")
+    (tmp_path / "empty").mkdir()
+    bundle.save(tmp_path / "empty")
+    bundle.save(path)       # over an existing bundle
+    eie.Bundle.load(path)
+
+
 def _edit_manifest(path, fn):
     mpath = os.path.join(path, "manifest.json")
     with open(mpath) as f:
@@ -82,7 +169,8 @@ def _set(d, key, value):
     (lambda p: os.remove(os.path.join(p, "spmat_pe3.hex")), "spmat_pe3.hex: missing"),
     (lambda p: open(os.path.join(p, "ptr_pe1.hex"), "a").write("xyz\n"),
      r"ptr_pe1.hex: line \d+ \('xyz'\) is not hexadecimal"),
-    (lambda p: open(os.path.join(p, "spmat_pe0.hex"), "w").write("00\n"), "points past the end"),
+    (lambda p: open(os.path.join(p, "spmat_pe0.hex"), "w").write("0" * 16 + "\n"),
+     "points past the end"),
     (lambda p: np.save(os.path.join(p, "bias_l0.npy"), np.zeros(3, np.int64)),
      "bias_l0.npy: expected an integer vector of length 29"),
     (lambda p: _edit_manifest(p, lambda m: _set(m["layers"][1], "n_in", 30)),
@@ -96,10 +184,13 @@ def _set(d, key, value):
     (lambda p: _edit_manifest(p, lambda m: _set(m, "format", "zip")), '"format" is not'),
     (lambda p: _edit_manifest(p, lambda m: _set(m["hw"], "n_pe", 0)), r"n_pe=0 is out of range"),
     (lambda p: _edit_manifest(p, lambda m: _set(m["hw"], "spmat_words", 2)),
-     "needs sparse-matrix words"),
+     r"spmat_base=\d+ is out of range \[0, 1\]"),
 ])
 def test_corrupt_bundles(saved, corrupt, msg):
+    """What the reader checks by itself, in a bundle without checksums (as
+    another writer may make it)."""
     _, path = saved
+    _edit_manifest(path, lambda m: m.pop("files"))
     corrupt(path)
     with pytest.raises((BundleError, CapacityError), match=msg):
         eie.Bundle.load(path)
@@ -108,6 +199,7 @@ def test_corrupt_bundles(saved, corrupt, msg):
 def test_flipped_entry_is_caught_or_decodes(saved):
     """A flipped byte either fails the checks or decodes to a valid (different) matrix."""
     bundle, path = saved
+    _edit_manifest(path, lambda m: m.pop("files"))
     p = os.path.join(path, "spmat_pe0.hex")
     with open(p) as f:
         lines = f.read().split()
