@@ -1,11 +1,50 @@
 """High-level functions shared by the Python API and the command line."""
 
+import os
+import warnings
+
 import numpy as np
 
-from .errors import EieError
+from .errors import EieError, InputError, SaturationError, SaturationWarning
 from .sim import cycle_model, golden, rtl
 
-__all__ = ["infer", "simulate"]
+__all__ = ["infer", "simulate", "DEFAULT_SATURATION_THRESHOLD"]
+
+#: Fraction of values allowed to saturate at a point of the model before a warning.
+DEFAULT_SATURATION_THRESHOLD = 0.001
+
+
+def as_bundle(bundle, what="bundle"):
+    """A :class:`~eie.gen.bundle.Bundle`, or one loaded from a directory path."""
+    from .gen.bundle import Bundle
+    if isinstance(bundle, Bundle):
+        return bundle
+    if isinstance(bundle, (str, os.PathLike)):
+        return Bundle.load(bundle)
+    raise InputError(f"{what} must be an eie.Bundle or a bundle directory, not "
+                     f"{type(bundle).__name__}")
+
+
+def check_saturation(stats, threshold=DEFAULT_SATURATION_THRESHOLD, strict=False):
+    """Warn (:class:`SaturationWarning`), or raise :class:`SaturationError` if
+    ``strict``, for each point of the model where more than ``threshold`` of
+    the values saturated.  Returns the report's ``"saturation"`` list."""
+    threshold = _number(threshold, "saturation_threshold", 0, 1)
+    for s in stats:
+        if s.saturated and s.fraction > threshold:
+            if strict:
+                raise SaturationError(s.message())
+            warnings.warn(s.message(), SaturationWarning, stacklevel=3)
+    return [s.to_json() for s in stats]
+
+
+def _number(value, what, lo, hi):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer,
+                                                                      np.floating)):
+        raise InputError(f"{what} must be a number, not {value!r}")
+    if not lo <= float(value) <= hi:
+        raise InputError(f"{what}={value} is out of range [{lo}, {hi}]")
+    return float(value)
 
 
 def infer(bundle, x, raw=False, what="input"):
@@ -14,6 +53,7 @@ def infer(bundle, x, raw=False, what="input"):
     Returns floats (or codes if ``raw``), one vector or a batch like ``x``
     (for a model with LSTM layers: one sequence ``(T, n)`` or a batch of them).
     """
+    bundle = as_bundle(bundle)
     codes, single = golden.quantize_input(bundle, x, raw, what)
     y = golden.run(bundle, codes)
     y = y if raw else golden.dequantize_output(bundle, y)
@@ -21,7 +61,7 @@ def infer(bundle, x, raw=False, what="input"):
 
 
 def simulate(bundle, x, raw=False, progress=None, what="input", sim="golden", bake=False,
-             bundle_dir=None):
+             bundle_dir=None, saturation_threshold=DEFAULT_SATURATION_THRESHOLD, strict=False):
     """Output and cycle counts of a bundle on inputs.
 
     Parameters
@@ -37,6 +77,11 @@ def simulate(bundle, x, raw=False, progress=None, what="input", sim="golden", ba
         RTL only: where the bundle is saved (else a temporary copy is written).
     what : str
         Names the input in error messages (e.g. its file).
+    saturation_threshold : float
+        Fraction of the values at a point of the model (the input, a layer's
+        outputs) that may saturate before a :class:`~eie.errors.SaturationWarning`.
+    strict : bool
+        Raise :class:`~eie.errors.SaturationError` instead of warning.
     progress : callable, optional
         Wraps the loop over the batch, ``progress(iterable, description=, total=)``.
 
@@ -52,20 +97,24 @@ def simulate(bundle, x, raw=False, progress=None, what="input", sim="golden", ba
     if sim not in ("golden",) + rtl.SIMULATORS:
         raise EieError(f"unknown simulator {sim!r}: choose golden, "
                        f"{', '.join(rtl.SIMULATORS)}")
-    codes, single = golden.quantize_input(bundle, x, raw, what)
+    bundle = as_bundle(bundle)
+    stats = golden.saturation_stats(bundle)
+    codes, single = golden.quantize_input(bundle, x, raw, what, stats=stats[0])
     items = range(codes.shape[0])
     if progress is not None:
         items = progress(items, description="cycle model", total=len(items))
     if bundle.recurrent:
-        y_model, acts = golden.forward_sequence(bundle, codes)
+        y_model, acts = golden.forward_sequence(bundle, codes, stats)
         report = cycle_model.summarize_sequences(
             bundle, [cycle_model.sequence_cycles(bundle, acts, b) for b in items])
     else:
-        acts = golden.forward(bundle, codes)
+        acts = golden.forward(bundle, codes, stats)
         y_model = acts[-1]
         report = cycle_model.summarize(bundle, [cycle_model.item_cycles(bundle, acts, b)
                                                 for b in items])
     report["sim"] = "golden"
+    saturation = check_saturation(stats, saturation_threshold, strict)
+    report["saturation"] = saturation
     y_hw = y_model
     if sim != "golden":
         y_hw, cycles, layer_cycles = rtl.run(bundle, codes, sim, bake=bake,
@@ -83,6 +132,7 @@ def simulate(bundle, x, raw=False, progress=None, what="input", sim="golden", ba
         if bundle.recurrent:
             report.update(steps=model["steps"], runs_per_step=model["runs_per_step"],
                           per_step=[[int(c) for c in seq] for seq in cycles])
+        report["saturation"] = saturation
     y = golden.unpermute(bundle, y_hw)
     y = y if raw else golden.dequantize_output(bundle, y)
     return (y[0] if single else y), report

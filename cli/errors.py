@@ -7,7 +7,8 @@ line prints that line and exits with a non-zero status; it never shows a
 traceback for an :class:`EieError`.
 """
 
-__all__ = ["EieError", "BundleError", "CapacityError", "InputError", "ModelError"]
+__all__ = ["EieError", "BundleError", "CapacityError", "InputError", "ModelError",
+           "SaturationError", "SaturationWarning"]
 
 
 class EieError(Exception):
@@ -28,3 +29,11 @@ class CapacityError(EieError):
 
 class InputError(EieError):
     """Input activations have the wrong shape or invalid values."""
+
+
+class SaturationError(InputError):
+    """More values saturate than allowed, with ``strict`` (``--strict``) set."""
+
+
+class SaturationWarning(UserWarning):
+    """More values saturate at a point of the model than the threshold allows."""

@@ -4,10 +4,11 @@ import argparse
 import json
 import os
 import sys
+import warnings
 
 import numpy as np
 
-from .errors import EieError, InputError
+from .errors import EieError, InputError, SaturationWarning
 
 __all__ = ["main"]
 
@@ -43,11 +44,23 @@ def _progress_factory():
 
 
 def _load_array(path, what):
+    """An array from a ``.npy`` file (or an ``.npz`` holding exactly one array)."""
+    import zipfile
     try:
-        return np.load(path, allow_pickle=False)
+        data = np.load(path, allow_pickle=False)
+        if not isinstance(data, np.ndarray):
+            with data:
+                if len(data.files) != 1:
+                    raise InputError(f"{path}: an .npz archive of {len(data.files)} arrays "
+                                     f"({', '.join(data.files[:5])}); {what} takes one array "
+                                     f"(a .npy file from np.save)")
+                data = data[data.files[0]]
+        return data
     except FileNotFoundError:
         raise InputError(f"{path}: no such file ({what})") from None
-    except (ValueError, OSError, EOFError) as e:
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory ({what} takes a .npy file)") from None
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
         raise InputError(f"{path}: not a NumPy .npy file ({e})") from None
 
 
@@ -74,7 +87,8 @@ def cmd_compress(args):
         spmat_words=args.spmat_words, ptr_depth=args.ptr_depth, act_depth=args.act_depth,
         bias_depth=args.bias_depth,
         names=None if args.names is None else args.names.split(","),
-        progress=_progress_factory())
+        progress=_progress_factory(), saturation_threshold=args.saturation_threshold,
+        strict=args.strict)
     bundle = compress(model, None, opts)
     bundle.save(args.output)
     report = compression_report(bundle)
@@ -112,12 +126,10 @@ def cmd_simulate(args):
         print(f"eie: building and running the Verilog in {args.sim} ...", file=sys.stderr)
     y, report = simulate(bundle, x, raw=args.raw, progress=_progress_factory(),
                          what=args.input, sim=args.sim, bake=args.bake,
-                         bundle_dir=args.bundle)
+                         bundle_dir=args.bundle, saturation_threshold=args.saturation_threshold,
+                         strict=args.strict)
     y = y.astype(np.int16) if args.raw else y
-    try:
-        np.save(args.output, y)
-    except OSError as e:
-        raise EieError(f"{args.output}: cannot write ({e.strerror})") from None
+    save_array(args.output, y)
     if args.report:
         _write_json(args.report, report)
     if not args.quiet:
@@ -169,7 +181,12 @@ def cmd_generate(args):
 
     if args.bake and not args.bundle:
         raise EieError("--bake needs a bundle")
+    _check_max_layers(args)
     hw, bundle = _generate_config(args)
+    if bundle is not None and args.max_layers is not None and \
+            args.max_layers < len(bundle.layers):
+        raise EieError(f"--max-layers {args.max_layers}: the bundle has {len(bundle.layers)} "
+                       f"layers")
     text = generate(hw, bundle=bundle, max_layers=args.max_layers, bake=args.bake)
     try:
         with open(args.output, "w") as f:
@@ -196,10 +213,33 @@ def cmd_generate(args):
     return 0
 
 
+def _check_max_layers(args):
+    from .hw.geometry import MAX_LAYERS_LIMIT
+    if args.max_layers is not None and not 1 <= args.max_layers <= MAX_LAYERS_LIMIT:
+        raise EieError(f"--max-layers {args.max_layers}: the layer table holds 1 to "
+                       f"{MAX_LAYERS_LIMIT} layers")
+
+
+def _check_baud(baud, freq_mhz):
+    """The UART rate must be reachable: at least 4 clocks per bit, within 2%."""
+    if baud <= 0:
+        raise EieError(f"--baud {baud}: must be a positive rate in bits/s")
+    divisor = round(freq_mhz * 1e6 / baud)
+    if divisor < 4:
+        raise EieError(f"--baud {baud}: too fast for a {freq_mhz:g} MHz clock (at most "
+                       f"{freq_mhz * 1e6 / 4:.0f} baud, 4 clocks per bit)")
+    actual = freq_mhz * 1e6 / divisor
+    if abs(actual - baud) / baud > 0.02:
+        raise EieError(f"--baud {baud}: the nearest rate a {freq_mhz:g} MHz clock gives is "
+                       f"{actual:.0f} baud, more than 2% off (a UART needs better)")
+
+
 def cmd_synth(args):
     from .gen import Bundle
     from .gen.fpga import BOARDS, board_hw, check_fit, synthesize
 
+    if args.pes is not None and args.pes < 1:
+        raise EieError(f"--pes {args.pes}: must be a positive number of PEs")
     if args.board not in BOARDS:
         raise EieError(f"unknown board {args.board!r}: choose from {', '.join(sorted(BOARDS))}")
     if args.bundle:
@@ -218,6 +258,12 @@ def cmd_synth(args):
                       fifo_depth=args.fifo_depth)
     if not 10 <= args.freq <= 400:
         raise EieError(f"--freq {args.freq}: give the target clock in MHz (10 to 400)")
+    _check_baud(args.baud, args.freq)
+    _check_max_layers(args)
+    if not 1 <= args.fifo_depth <= 1024:
+        raise EieError(f"--fifo-depth {args.fifo_depth}: must be in [1, 1024]")
+    if not 0 <= args.seed < 1 << 31:
+        raise EieError(f"--seed {args.seed}: must be in [0, 2^31)")
     console = _console()
     status = None
     if sys.stderr.isatty() and not args.quiet:
@@ -348,8 +394,35 @@ def cmd_demo(args):
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage mistakes are one ``eie: error:`` line too (exit status 2)."""
+
+    def error(self, message):
+        print(f"eie: error: {self.prog}: {message} (see {self.prog} --help)", file=sys.stderr)
+        sys.exit(2)
+
+
+def save_array(path, array):
+    """``np.save`` to exactly ``path`` (NumPy would append ``.npy``)."""
+    if os.path.isdir(path):
+        raise EieError(f"{path}: is a directory; give a file name for the output")
+    try:
+        with open(path, "wb") as f:
+            np.save(f, array)
+    except OSError as e:
+        raise EieError(f"{path}: cannot write ({e.strerror})") from None
+
+
+def _saturation_options(p):
+    p.add_argument("--saturation-threshold", type=float, default=0.001, metavar="F",
+                   help="warn when more than this fraction of the values at the input or at "
+                        "a layer's output saturate (default 0.001, i.e. 0.1%%)")
+    p.add_argument("--strict", action="store_true",
+                   help="make saturation beyond the threshold an error")
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="eie", description="EIE: compress fully connected layers and run them on the "
                                 "Efficient Inference Engine (models and RTL).")
     from . import __version__
@@ -369,11 +442,14 @@ def build_parser():
                                      "value or one per layer); default: keep the model's zeros")
     p.add_argument("--prune-scope", choices=("layer", "global"), default="layer",
                    help="density per layer (default) or over all layers")
-    p.add_argument("--act-frac", "--frac", dest="act_frac",
-                   help="activation fractional bits: one value, or L+1 values (input, then "
-                        "each layer's output); default 8 unless --calibrate")
-    p.add_argument("--calibrate", metavar="X.npy",
-                   help="choose activation fractional bits from these sample inputs")
+    frac = p.add_mutually_exclusive_group()
+    frac.add_argument("--act-frac", "--frac", dest="act_frac",
+                      help="activation fractional bits: one value, or L+1 values (input, then "
+                           "each layer's output); default 8 unless --calibrate")
+    frac.add_argument("--calibrate", metavar="X.npy",
+                      help="choose activation fractional bits from these sample inputs (and "
+                           "warn if they still saturate)")
+    _saturation_options(p)
     p.add_argument("--relu", help="per layer 1/0 (default: ReLU on all but the last layer)")
     p.add_argument("--names", help="comma-separated layer names (default fc1, fc2, ...)")
     p.add_argument("--balance", action="store_true",
@@ -409,6 +485,7 @@ def build_parser():
                    help="RTL: bake the model into the Verilog instead of loading it through "
                         "the host port")
     p.add_argument("--raw", action="store_true", help="X and Y are int16 fixed-point codes")
+    _saturation_options(p)
     p.add_argument("--report", metavar="R.json",
                    help="write cycles (total over the batch) and per-layer cycles as JSON")
     p.add_argument("-q", "--quiet", action="store_true")
@@ -511,13 +588,24 @@ def build_parser():
     return parser
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    if issubclass(category, SaturationWarning):
+        print(f"eie: warning: {message}", file=sys.stderr)
+    else:
+        print(warnings.formatwarning(message, category, filename, lineno, line),
+              file=sys.stderr, end="")
+
+
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "bench" and not args.suite:
         args.suite = ["compiler", "table3"]
     try:
-        return args.func(args)
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", SaturationWarning)
+            warnings.showwarning = _show_warning
+            return args.func(args)
     except EieError as e:
         print(f"eie: error: {e}", file=sys.stderr)
         return 1

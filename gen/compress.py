@@ -62,6 +62,8 @@ class CompressOptions:
     names: list = None
     progress: object = None
     kmeans_iter: int = 300
+    saturation_threshold: float = 0.001
+    strict: bool = False
 
 
 def _per_layer(value, n, what, default):
@@ -71,13 +73,24 @@ def _per_layer(value, n, what, default):
         return [value] * n
     value = list(value)
     if len(value) != n:
-        raise ModelError(f"{what}: {len(value)} values given for {n} layers")
+        raise ModelError(f"{what}: {len(value)} values given for {n} layers"
+                         + (" (and the input)" if "act_frac" in what else ""))
     return value
 
 
 def _matrix(w, name, what, elem="weight"):
-    """A weight matrix as given (dense array or COO), checked for shape, dtype and NaN."""
-    w = w.tocoo() if sp.issparse(w) else np.asarray(w)
+    """A weight matrix as given (dense array or canonical COO: duplicates summed,
+    as SciPy means them, explicit zeros dropped), checked for shape, dtype and NaN."""
+    if sp.issparse(w):
+        w = sp.coo_matrix(w, copy=True)
+        w.sum_duplicates()
+        w.eliminate_zeros()
+    else:
+        try:
+            w = np.asarray(w)
+        except (ValueError, TypeError) as e:
+            raise ModelError(f"layer {name}: {what} are not a rectangular array of numbers "
+                             f"({e})") from None
     vals = w.data if sp.issparse(w) else w
     if len(w.shape) != 2 or 0 in w.shape:
         raise ModelError(f"layer {name}: {what} must be a non-empty 2-D array "
@@ -92,7 +105,10 @@ def _matrix(w, name, what, elem="weight"):
 
 
 def _vector(b, n, name, what):
-    b = np.asarray(b)
+    try:
+        b = np.asarray(b)
+    except (ValueError, TypeError) as e:
+        raise ModelError(f"layer {name}: {what} is not a vector of numbers ({e})") from None
     if b.shape != (n,) or b.dtype.kind not in "fiub":
         raise ModelError(f"layer {name}: {what} must be a vector of {n} numbers, "
                          f"got {b.dtype} {b.shape}")
@@ -199,7 +215,7 @@ def prune(layers, density=None, scope="layer"):
         return [_to_coo(w, keep[bounds[l]:bounds[l + 1]]) for l, w in enumerate(layers)]
     if scope != "layer":
         raise ModelError(f"prune scope must be 'layer' or 'global', not {scope!r}")
-    densities = _per_layer(density, len(layers), "--density", None)
+    densities = _per_layer(density, len(layers), "density (--density)", None)
     return [_to_coo(w, m > 0 if d is None else
                     keep_largest(m, int(round(float(d) * w.shape[0] * w.shape[1]))))
             for w, m, d in zip(layers, mags, densities)]
@@ -312,6 +328,63 @@ def balance_rows(row_cost, n_pe):
     return perm
 
 
+def _integer(value, what, lo, hi, none_ok=False):
+    """``value`` as an int (NumPy integers accepted) in ``[lo, hi]``."""
+    if value is None and none_ok:
+        return None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise ModelError(f"{what} must be an integer, not {value!r}")
+    if not lo <= value <= hi:
+        raise ModelError(f"{what}={value} is out of range [{lo}, {hi}]")
+    return int(value)
+
+
+def _normalized(opts):
+    """A copy of ``opts`` with numbers checked (NumPy scalars taken as numbers)."""
+    import dataclasses
+    if not isinstance(opts, CompressOptions):
+        raise ModelError(f"options must be a CompressOptions, not {type(opts).__name__}")
+    ints = {"n_pe": ("n_pe (--pes)", 1, 1024, False),
+            "acc_width": ("acc_width (--acc-width)", 33, 64, False),
+            "fifo_depth": ("fifo_depth (--fifo-depth)", 1, 1024, False),
+            "spmat_words": ("spmat_words (--spmat-words)", 1, 1 << 24, True),
+            "ptr_depth": ("ptr_depth (--ptr-depth)", 2, 1 << 24, True),
+            "act_depth": ("act_depth (--act-depth)", 1, 1 << 20, True),
+            "bias_depth": ("bias_depth (--bias-depth)", 0, 1 << 20, True),
+            "kmeans_iter": ("kmeans_iter", 1, 1 << 20, False)}
+    changes = {key: _integer(getattr(opts, key), *spec) for key, spec in ints.items()}
+    density = opts.density
+    if density is not None:
+        if isinstance(density, (list, tuple, np.ndarray)):
+            density = [None if d is None else _fraction(d) for d in density]
+        else:
+            density = _fraction(density)
+    changes["density"] = density
+    if opts.prune_scope not in ("layer", "global"):
+        raise ModelError(f"prune_scope must be 'layer' or 'global', not {opts.prune_scope!r}")
+    if opts.names is not None:
+        names = list(opts.names) if not isinstance(opts.names, str) else [opts.names]
+        if not all(isinstance(n, str) and n for n in names):
+            raise ModelError("names (--names) must be non-empty strings")
+        changes["names"] = names
+    try:
+        threshold = float(opts.saturation_threshold)
+    except (TypeError, ValueError):
+        threshold = -1.0
+    if not 0 <= threshold <= 1:
+        raise ModelError(f"saturation_threshold must be in [0, 1], not "
+                         f"{opts.saturation_threshold!r}")
+    return dataclasses.replace(opts, **changes)
+
+
+def _fraction(d):
+    if isinstance(d, (bool, np.bool_)) or not isinstance(d, (int, float, np.integer,
+                                                              np.floating)) \
+            or not 0 < float(d) <= 1:
+        raise ModelError(f"density (--density) {d!r} must be in (0, 1]")
+    return float(d)
+
+
 def _pow2(n):
     return 1 << max(0, int(n) - 1).bit_length()
 
@@ -338,11 +411,16 @@ def compress(weights, biases=None, options=None, **kw):
         The checked bundle; ``bundle.meta["compression"]`` holds per-layer
         statistics for :mod:`eie.gen.report`.
     """
-    opts = options or CompressOptions(**kw)
     if options is not None and kw:
-        raise TypeError("pass either options or keyword arguments")
-    if not isinstance(opts.n_pe, int) or isinstance(opts.n_pe, bool) or opts.n_pe < 1:
-        raise ModelError(f"--pes must be a positive integer, not {opts.n_pe!r}")
+        raise ModelError("compress(): pass either options or keyword arguments, not both")
+    try:
+        opts = options or CompressOptions(**kw)
+    except TypeError:
+        known = set(CompressOptions.__dataclass_fields__)
+        bad = sorted(k for k in kw if k not in known)
+        raise ModelError(f"compress(): unknown argument {', '.join(bad)} (known: "
+                         f"{', '.join(sorted(known))})") from None
+    opts = _normalized(opts)
     if isinstance(weights, (str, os.PathLike)):
         weights = load_model(weights)
     given = weights if isinstance(weights, Model) else None
@@ -364,7 +442,7 @@ def compress(weights, biases=None, options=None, **kw):
     kinds = [k for k, _, _, _ in checked]
     fcs = [l for l, k in enumerate(kinds) if k == FC_KIND]
     if opts.relu is not None:
-        relu = [bool(r) for r in _per_layer(opts.relu, n, "--relu", None)]
+        relu = [bool(r) for r in _per_layer(opts.relu, n, "relu (--relu)", None)]
     elif given is not None and given.relu is not None:
         relu = [bool(r) for r in given.relu]
     else:       # every fully connected layer but the last has a ReLU
@@ -374,22 +452,21 @@ def compress(weights, biases=None, options=None, **kw):
             raise ModelError(f"layer {names[l]}: an LSTM layer has no ReLU (its output goes "
                              f"through the gates)")
     biases = [b for _, _, b, _ in checked]
-    if opts.density is not None:
-        for d in ([opts.density] if np.isscalar(opts.density) else opts.density):
-            if d is None and not np.isscalar(opts.density):
-                continue        # this layer keeps its own zeros
-            if not (isinstance(d, (int, float)) and 0 < d <= 1):
-                raise ModelError(f"--density {d!r} must be in (0, 1]")
     coos = prune([w for _, w, _, _ in checked], opts.density, opts.prune_scope)
     hiddens = [h for _, _, _, h in checked]
     del checked
 
+    if opts.act_frac is not None and opts.calibration is not None:
+        raise ModelError("act_frac (--act-frac) and calibration (--calibrate) exclude each "
+                         "other: give fixed fractional bits or inputs to choose them from")
     if opts.act_frac is not None:
-        fracs = _per_layer(opts.act_frac, n + 1, "--act-frac", None) \
+        fracs = _per_layer(opts.act_frac, n + 1, "act_frac (--act-frac)", None) \
             if not np.isscalar(opts.act_frac) else [opts.act_frac] * (n + 1)
         for f in fracs:
-            if not isinstance(f, (int, np.integer)) or not 0 <= f <= ACT_BITS - 1:
-                raise ModelError(f"--act-frac {f!r} must be an integer in [0, {ACT_BITS - 1}]")
+            if isinstance(f, (bool, np.bool_)) or not isinstance(f, (int, np.integer)) or \
+                    not 0 <= f <= ACT_BITS - 1:
+                raise ModelError(f"act_frac (--act-frac) {f!r} must be an integer in "
+                                 f"[0, {ACT_BITS - 1}]")
         fracs = [int(f) for f in fracs]
     elif opts.calibration is not None:
         fracs = _calibrate(coos, biases, kinds, relu, opts.calibration)
@@ -441,7 +518,24 @@ def compress(weights, biases=None, options=None, **kw):
     hw = _size_hw(layers, opts)
     bundle = Bundle(hw, layers, {"compression": stats})
     bundle.check()
+    if opts.calibration is not None:
+        bundle.meta["calibration_saturation"] = _calibration_saturation(bundle, opts)
     return bundle
+
+
+def _calibration_saturation(bundle, opts):
+    """Values that saturate when the compressed model runs the calibration
+    inputs (golden model); warns or refuses as :func:`eie.api.check_saturation`."""
+    from ..api import check_saturation
+    from ..sim import golden
+    stats = golden.saturation_stats(bundle)
+    codes, _ = golden.quantize_input(bundle, opts.calibration, what="calibration inputs",
+                                     stats=stats[0])
+    if bundle.recurrent:
+        golden.forward_sequence(bundle, codes, stats)
+    else:
+        golden.forward(bundle, codes, stats)
+    return check_saturation(stats, opts.saturation_threshold, opts.strict)
 
 
 def _size_hw(layers, opts):

@@ -34,9 +34,22 @@ SIMULATORS = ("icarus", "verilator")
 CXX_OPT = "OPT_FAST=-O0 OPT_SLOW=-O0 OPT_GLOBAL=-O0"
 
 
-def cache_dir():
+def cache_dir(sim=None):
+    """Where built simulators are kept: ``$EIE_CACHE_DIR`` or ``~/.cache/eie/rtl``.
+
+    GNU Make cannot build in a directory whose path has whitespace, so for
+    Verilator such a cache is kept in the temporary directory instead (one per
+    configured path).
+    """
     root = os.environ.get("EIE_CACHE_DIR")
-    return Path(root) if root else Path.home() / ".cache" / "eie" / "rtl"
+    path = Path(root) if root else Path.home() / ".cache" / "eie" / "rtl"
+    if sim == "verilator" and any(c.isspace() for c in str(path)):
+        digest = hashlib.sha256(str(path.absolute()).encode()).hexdigest()[:16]
+        path = Path(tempfile.gettempdir()) / f"eie-rtl-{digest}"
+        if any(c.isspace() for c in str(path)):
+            raise EieError(f"{path}: Verilator (GNU Make) cannot build in a path with "
+                           f"whitespace; set EIE_CACHE_DIR and TMPDIR to paths without any")
+    return path
 
 
 def verilator_env():
@@ -94,14 +107,14 @@ def _runner(sim, verilog_text):
     if sim == "verilator":
         _apply_env(verilator_env())
     key = hashlib.sha256(verilog_text.encode()).hexdigest()[:20]
-    build_dir = cache_dir() / f"{sim}-{key}"
+    build_dir = cache_dir(sim) / f"{sim}-{key}"
     stamp = build_dir / "eie-built"
     source = build_dir / f"{TOP_NAME}.v"
     runner = get_runner(sim)
     # One build per configuration even when several processes (a test run and
     # a demo, say) ask for it at once: the others wait, then find it cached.
-    cache_dir().mkdir(parents=True, exist_ok=True)
-    with _locked(cache_dir() / f"{sim}-{key}.lock"):
+    cache_dir(sim).mkdir(parents=True, exist_ok=True)
+    with _locked(cache_dir(sim) / f"{sim}-{key}.lock"):
         if stamp.exists():
             # Cached: set the runner up without compiling (its test step needs that).
             runner._build_command = lambda: []
