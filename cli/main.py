@@ -598,7 +598,10 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
 
 def main(argv=None):
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:         # --help, --version, or a usage error (one line)
+        return e.code
     if args.command == "bench" and not args.suite:
         args.suite = ["compiler", "table3"]
     try:
