@@ -45,7 +45,7 @@ def _progress_factory():
 
 def _load_array(path, what):
     """An array from a ``.npy`` file (or an ``.npz`` holding exactly one array)."""
-    import zipfile
+    from .gen.model import ARCHIVE_ERRORS
     try:
         data = np.load(path, allow_pickle=False)
         if not isinstance(data, np.ndarray):
@@ -60,7 +60,7 @@ def _load_array(path, what):
         raise InputError(f"{path}: no such file ({what})") from None
     except IsADirectoryError:
         raise InputError(f"{path}: is a directory ({what} takes a .npy file)") from None
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
+    except ARCHIVE_ERRORS as e:
         raise InputError(f"{path}: not a NumPy .npy file ({e})") from None
 
 
@@ -398,7 +398,8 @@ class _Parser(argparse.ArgumentParser):
     """Usage mistakes are one ``eie: error:`` line too (exit status 2)."""
 
     def error(self, message):
-        print(f"eie: error: {self.prog}: {message} (see {self.prog} --help)", file=sys.stderr)
+        print(f"eie: error: {_one_line(f'{self.prog}: {message}')} (see {self.prog} --help)",
+              file=sys.stderr)
         sys.exit(2)
 
 
@@ -588,12 +589,13 @@ def build_parser():
     return parser
 
 
+def _one_line(message):
+    """A message on one line: control characters (from file names, say) escaped."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(message))
+
+
 def _show_warning(message, category, filename, lineno, file=None, line=None):
-    if issubclass(category, SaturationWarning):
-        print(f"eie: warning: {message}", file=sys.stderr)
-    else:
-        print(warnings.formatwarning(message, category, filename, lineno, line),
-              file=sys.stderr, end="")
+    print(f"eie: warning: {_one_line(message)}", file=sys.stderr)
 
 
 def main(argv=None):
@@ -605,16 +607,19 @@ def main(argv=None):
     if args.command == "bench" and not args.suite:
         args.suite = ["compiler", "table3"]
     try:
-        with warnings.catch_warnings():
+        # A user sees one line per problem: saturation warnings as such, other
+        # libraries' warnings and NumPy's floating-point warnings not at all.
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
             warnings.simplefilter("always", SaturationWarning)
             warnings.showwarning = _show_warning
             return args.func(args)
     except EieError as e:
-        print(f"eie: error: {e}", file=sys.stderr)
+        print(f"eie: error: {_one_line(e)}", file=sys.stderr)
         return 1
     except OSError as e:
         where = f"{e.filename}: " if getattr(e, "filename", None) else ""
-        print(f"eie: error: {where}{e.strerror or e}", file=sys.stderr)
+        print(f"eie: error: {_one_line(f'{where}{e.strerror or e}')}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("eie: interrupted", file=sys.stderr)

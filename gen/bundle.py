@@ -23,6 +23,7 @@ from ..config import (ACT_BITS, CODEBOOK_SIZE, ENTRIES_PER_WORD, WEIGHT_BITS, Hw
 from ..errors import BundleError, CapacityError
 from ..recurrent import FC_KIND, LSTM_KIND
 from .encode import decode_pe, local_rows, pack_words, unpack_entries
+from .model import ARCHIVE_ERRORS
 
 __all__ = ["Layer", "Bundle", "FORMAT", "VERSION"]
 
@@ -402,7 +403,9 @@ class Bundle:
         manifest = {"format": FORMAT, "version": VERSION, "hw": self.hw.to_json(),
                     "layers": layers,
                     "files": {name: _sha256(os.path.join(path, name)) for name in sorted(files)}}
-        manifest.update({k: v for k, v in self.meta.items() if k not in manifest})
+        manifest.update({k: v for k, v in self.meta.items()
+                         if k not in manifest and k != "checksum"})
+        manifest["checksum"] = _manifest_checksum(manifest)
         with open(os.path.join(path, "manifest.json"), "w") as f:
             json.dump(manifest, f, indent=1)
             f.write("\n")
@@ -434,6 +437,10 @@ class Bundle:
             raise BundleError(f"{mpath}: \"format\" is not \"{FORMAT}\"")
         if manifest.get("version") != VERSION:
             raise BundleError(f"{mpath}: unsupported version {manifest.get('version')!r}")
+        if "checksum" in manifest and manifest["checksum"] != _manifest_checksum(manifest):
+            raise BundleError(f"{mpath}: edited since the bundle was written (its \"checksum\" "
+                              f"does not match; compress again, or delete the key to accept "
+                              f"the edit)")
         hw = HwConfig.from_json(manifest.get("hw"), mpath)
         specs = manifest.get("layers")
         if not isinstance(specs, list) or not specs:
@@ -457,7 +464,7 @@ class Bundle:
         layers = [_load_layer(path, mpath, l, spec, hw, spmat, ptrs)
                   for l, spec in enumerate(specs)]
         meta = {k: v for k, v in manifest.items()
-                if k not in ("format", "version", "hw", "layers", "files")}
+                if k not in ("format", "version", "hw", "layers", "files", "checksum")}
         bundle = cls(hw, layers, meta)
         for layer, spec in zip(layers, specs):
             if (layer.spmat_base, layer.ptr_base) != (spec["spmat_base"], spec["ptr_base"]):
@@ -583,7 +590,7 @@ def _load_layer(path, mpath, l, spec, hw, spmat, ptrs):
             bias = np.load(bpath, allow_pickle=False)
         except FileNotFoundError:
             raise BundleError(f"{bpath}: missing") from None
-        except (ValueError, OSError, EOFError) as e:
+        except ARCHIVE_ERRORS as e:
             raise BundleError(f"{bpath}: not a NumPy array file ({e})") from None
         if bias.dtype.kind not in "iu" or bias.shape != (n_out,):
             raise BundleError(f"{bpath}: expected an integer vector of length {n_out}, got "
@@ -603,6 +610,16 @@ def _load_layer(path, mpath, l, spec, hw, spmat, ptrs):
                   hidden=spec.get("hidden") or 0)
     layer.coo()  # decode now: a corrupt image fails at load time
     return layer
+
+
+def _manifest_checksum(manifest):
+    """SHA-256 of the manifest's canonical JSON, its ``"checksum"`` key left out."""
+    body = {k: v for k, v in manifest.items() if k != "checksum"}
+    try:
+        text = json.dumps(body, sort_keys=True, separators=(",", ":"), allow_nan=True)
+    except (TypeError, ValueError):
+        return None
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _sha256(path):

@@ -101,6 +101,13 @@ def _matrix(w, name, what, elem="weight"):
         bad = np.argwhere(~np.isfinite(vals))[0]
         at = tuple(bad) if vals.ndim == 2 else (w.row[bad[0]], w.col[bad[0]])
         raise ModelError(f"layer {name}: {elem} [{at[0]}, {at[1]}] is {vals[tuple(bad)]}")
+    big = np.abs(vals) >= _WEIGHT_MAX + 0.5
+    if big.any():
+        bad = np.argwhere(big)[0]
+        at = tuple(bad) if vals.ndim == 2 else (w.row[bad[0]], w.col[bad[0]])
+        raise ModelError(f"layer {name}: {elem} [{at[0]}, {at[1]}] = {vals[tuple(bad)]:g} does "
+                         f"not fit an int16 codebook (|w| < {_WEIGHT_MAX + 0.5:g}); scale the "
+                         f"layer down")
     return w
 
 
@@ -248,7 +255,8 @@ def _choose_w_frac(centroids, labels, rows, n_out, bias, in_frac, acc_width, nam
     """Most fractional bits that keep the codebook in int16 and the accumulator bound."""
     limit = 1 << (acc_width - 1)
     for f in range(MAX_W_FRAC, -1, -1):
-        cb = np.round(centroids * 2.0 ** f)
+        with np.errstate(over="ignore"):
+            cb = np.round(centroids * 2.0 ** f)
         if cb.size and np.abs(cb).max() > _WEIGHT_MAX:
             continue
         rowsum = np.bincount(rows, weights=np.abs(cb[labels]), minlength=n_out) if rows.size \

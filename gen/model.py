@@ -33,6 +33,7 @@ import os
 import re
 import struct
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -177,7 +178,7 @@ def _is_pickle(head, path):
         try:
             with zipfile.ZipFile(path) as z:
                 return any(n.endswith("data.pkl") for n in z.namelist())
-        except (zipfile.BadZipFile, OSError):
+        except ARCHIVE_ERRORS:
             return False
     return False
 
@@ -216,10 +217,42 @@ def _from_arrays(get, keys, where):
     return weights, biases
 
 
+#: What reading a damaged ``.npz``/``.npy`` can raise (zipfile raises the last
+#: three for flags it does not implement, encrypted members and bad deflate data).
+ARCHIVE_ERRORS = (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile, RuntimeError,
+                  NotImplementedError, zlib.error)
+
+
+def _check_zip_layout(path):
+    """An ``.npz`` whose directory does not account for every byte before it
+    (a damaged directory can hide a member: a layer would silently vanish)."""
+    with zipfile.ZipFile(path) as z, open(path, "rb") as f:
+        end = 0
+        for info in sorted(z.infolist(), key=lambda i: i.header_offset):
+            if info.header_offset != end:
+                return False
+            f.seek(info.header_offset)
+            head = f.read(30)
+            if len(head) < 30 or head[:4] != b"PK\x03\x04":
+                return False
+            end = info.header_offset + 30 + int.from_bytes(head[26:28], "little") + \
+                int.from_bytes(head[28:30], "little") + info.compress_size
+            if info.flag_bits & 0x08:       # a data descriptor follows the data
+                f.seek(end)
+                sig = f.read(4)
+                size = 24 if info.compress_size >= 0xFFFFFFFF or \
+                    info.file_size >= 0xFFFFFFFF or info.extra else 16
+                end += size if sig == b"PK\x07\x08" else size - 4
+        return end == z.start_dir
+
+
 def _read_npz(path):
     try:
+        if not _check_zip_layout(path):
+            raise ModelError(f"{path}: damaged .npz archive (its directory does not account "
+                             f"for every member)")
         data = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as e:
+    except ARCHIVE_ERRORS as e:
         raise ModelError(f"{path}: not a NumPy .npz file ({e})") from None
     if not hasattr(data, "files"):
         raise ModelError(f"{path}: not an .npz archive (a single array?)")
@@ -227,7 +260,7 @@ def _read_npz(path):
     def get(key):
         try:
             return data[key]
-        except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError) as e:
+        except ARCHIVE_ERRORS as e:
             raise ModelError(f"{path}: array {key!r} cannot be read ({e})") from None
 
     with data:

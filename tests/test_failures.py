@@ -253,4 +253,8 @@ def test_manifest_edit_is_named(work, capsys):
     path.write_text(json.dumps(man))
     np.save("x.npy", np.ones((1, 5)))
     line = one_line(capsys, ["simulate", "b", "--input", "x.npy", "--output", "y.npy"])
+    assert "manifest.json: edited since the bundle was written" in line
+    del man["checksum"]           # the edit accepted: the file table still tells
+    path.write_text(json.dumps(man))
+    line = one_line(capsys, ["simulate", "b", "--input", "x.npy", "--output", "y.npy"])
     assert '"files"' in line and "n_pe=4" in line

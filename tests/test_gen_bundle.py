@@ -82,6 +82,22 @@ def test_checksums(saved, corrupt, msg):
         eie.Bundle.load(path)
 
 
+def test_manifest_checksum(saved):
+    _, path = saved
+    mpath = os.path.join(path, "manifest.json")
+    with open(mpath) as f:
+        man = json.load(f)
+    man["layers"][0]["relu"] = not man["layers"][0]["relu"]     # a valid, different model
+    with open(mpath, "w") as f:
+        json.dump(man, f)
+    with pytest.raises(BundleError, match="edited since the bundle was written"):
+        eie.Bundle.load(path)
+    with open(mpath, "w") as f:       # reformatted, not changed: still loads
+        json.dump({**man, "layers": [{**man["layers"][0], "relu": not man["layers"][0]["relu"]}]
+                   + man["layers"][1:]}, f, indent=4)
+    eie.Bundle.load(path)
+
+
 def test_spmat_lines_are_whole_words(saved):
     _, path = saved
     _edit_manifest(path, lambda m: m.pop("files"))
@@ -151,9 +167,12 @@ def test_atomic_save(saved, tmp_path, monkeypatch):
 
 
 def _edit_manifest(path, fn):
+    """Edit the manifest as a person would, dropping its checksum (else the
+    edit itself is what the reader reports)."""
     mpath = os.path.join(path, "manifest.json")
     with open(mpath) as f:
         man = json.load(f)
+    man.pop("checksum", None)
     fn(man)
     with open(mpath, "w") as f:
         json.dump(man, f)
