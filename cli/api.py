@@ -8,7 +8,7 @@ import numpy as np
 from .errors import EieError, InputError, SaturationError, SaturationWarning
 from .sim import cycle_model, golden, rtl
 
-__all__ = ["infer", "simulate", "DEFAULT_SATURATION_THRESHOLD"]
+__all__ = ["infer", "simulate", "run_on_board", "DEFAULT_SATURATION_THRESHOLD"]
 
 #: Fraction of values allowed to saturate at a point of the model before a warning.
 DEFAULT_SATURATION_THRESHOLD = 0.001
@@ -98,6 +98,18 @@ def simulate(bundle, x, raw=False, progress=None, what="input", sim="golden", ba
         raise EieError(f"unknown simulator {sim!r}: choose golden, "
                        f"{', '.join(rtl.SIMULATORS)}")
     bundle = as_bundle(bundle)
+    codes, single, y_model, report = _models(bundle, x, raw, what, progress,
+                                             saturation_threshold, strict)
+    y_hw = y_model
+    if sim != "golden":
+        y_hw, cycles, layer_cycles = rtl.run(bundle, codes, sim, bake=bake,
+                                             bundle_dir=bundle_dir, progress=progress)
+        report = hardware_report(bundle, report, y_model, y_hw, cycles, layer_cycles, sim)
+    return _outputs(bundle, y_hw, raw, single), report
+
+
+def _models(bundle, x, raw, what, progress, saturation_threshold, strict):
+    """Input codes, golden outputs (hardware order) and the cycle model's report."""
     stats = golden.saturation_stats(bundle)
     codes, single = golden.quantize_input(bundle, x, raw, what, stats=stats[0])
     items = range(codes.shape[0])
@@ -113,29 +125,56 @@ def simulate(bundle, x, raw=False, progress=None, what="input", sim="golden", ba
         report = cycle_model.summarize(bundle, [cycle_model.item_cycles(bundle, acts, b)
                                                 for b in items])
     report["sim"] = "golden"
-    saturation = check_saturation(stats, saturation_threshold, strict)
-    report["saturation"] = saturation
-    y_hw = y_model
-    if sim != "golden":
-        y_hw, cycles, layer_cycles = rtl.run(bundle, codes, sim, bake=bake,
-                                             bundle_dir=bundle_dir, progress=progress)
-        model = report
-        report = {
-            "cycles": int(cycles.sum()), "batch": int(codes.shape[0]),
-            "per_input": [int(c) for c in cycles.reshape(cycles.shape[0], -1).sum(axis=1)],
-            "layers": [{"name": layer.name, "cycles": int(layer_cycles[:, l].sum())}
-                       for l, layer in enumerate(bundle.layers)],
-            "sim": sim,
-            "golden_match": bool(np.array_equal(y_hw, y_model)),
-            "cycle_model_match": bool(report_cycles_equal(model, cycles, layer_cycles)),
-        }
-        if bundle.recurrent:
-            report.update(steps=model["steps"], runs_per_step=model["runs_per_step"],
-                          per_step=[[int(c) for c in seq] for seq in cycles])
-        report["saturation"] = saturation
+    report["saturation"] = check_saturation(stats, saturation_threshold, strict)
+    return codes, single, y_model, report
+
+
+def _outputs(bundle, y_hw, raw, single):
     y = golden.unpermute(bundle, y_hw)
     y = y if raw else golden.dequantize_output(bundle, y)
-    return (y[0] if single else y), report
+    return y[0] if single else y
+
+
+def hardware_report(bundle, model, y_model, y_hw, cycles, layer_cycles, source):
+    """The report of a run on hardware (RTL or board), from its own counters,
+    with ``golden_match`` and ``cycle_model_match`` against the models'."""
+    report = {
+        "cycles": int(cycles.sum()), "batch": int(cycles.shape[0]),
+        "per_input": [int(c) for c in cycles.reshape(cycles.shape[0], -1).sum(axis=1)],
+        "layers": [{"name": layer.name, "cycles": int(layer_cycles[:, l].sum())}
+                   for l, layer in enumerate(bundle.layers)],
+        "sim": source,
+        "golden_match": bool(np.array_equal(y_hw, y_model)),
+        "cycle_model_match": bool(report_cycles_equal(model, cycles, layer_cycles)),
+    }
+    if bundle.recurrent:
+        report.update(steps=model["steps"], runs_per_step=model["runs_per_step"],
+                      per_step=[[int(c) for c in seq] for seq in cycles])
+    report["saturation"] = model["saturation"]
+    return report
+
+
+def run_on_board(bundle, x, board, raw=False, progress=None, what="input",
+                 saturation_threshold=DEFAULT_SATURATION_THRESHOLD, strict=False):
+    """Run inputs on an FPGA board (:class:`eie.host.Board`, model loaded).
+
+    Like :func:`simulate` (floats or codes in and out, sequences for a model
+    with LSTM layers), with the outputs and cycles read from the board; the
+    report says whether they equal the golden and cycle models.
+    """
+    bundle = as_bundle(bundle)
+    codes, single, y_model, report = _models(bundle, x, raw, what, None,
+                                             saturation_threshold, strict)
+    items = range(codes.shape[0])
+    if progress is not None:
+        items = progress(items, description="board", total=len(items))
+    run = board.run_sequence if bundle.recurrent else board.run
+    results = [run(codes[b]) for b in items]
+    y_hw = np.array([r[0] for r in results], dtype=np.int64)
+    cycles = np.array([r[1] for r in results], dtype=np.int64)
+    layer_cycles = np.array([r[2] for r in results], dtype=np.int64).reshape(len(results), -1)
+    report = hardware_report(bundle, report, y_model, y_hw, cycles, layer_cycles, "board")
+    return _outputs(bundle, y_hw, raw, single), report
 
 
 def report_cycles_equal(model_report, cycles, layer_cycles):

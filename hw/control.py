@@ -25,7 +25,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from .arith import WRITEBACK_LATENCY
-from .geometry import Geometry, Reg
+from .geometry import Geometry, Reg, info_words
 
 __all__ = ["Control"]
 
@@ -192,7 +192,7 @@ class Control(wiring.Component):
             m.d.sync += n_layers.eq(wdata)
         with m.If(we_ctrl & (offset == Reg.FIRST_LAYER) & ~busy):
             m.d.sync += first_layer.eq(wdata)
-        info = (hw.n_pe | g.max_layers << 16 | hw.acc_width << 32 | hw.fifo_depth << 40)
+        info = info_words(hw, g.max_layers)
         m.d.comb += lc_rp.addr.eq(self.host_offset - Reg.LAYER_CYCLES)
         with m.Switch(self.host_offset):
             with m.Case(Reg.CONTROL):
@@ -203,8 +203,9 @@ class Control(wiring.Component):
                 m.d.comb += self.ctrl_rdata.eq(first_layer)
             with m.Case(Reg.CYCLES):
                 m.d.comb += self.ctrl_rdata.eq(total)
-            with m.Case(Reg.INFO):
-                m.d.comb += self.ctrl_rdata.eq(info)
+            for reg, value in info.items():
+                with m.Case(reg):
+                    m.d.comb += self.ctrl_rdata.eq(value)
             with m.Case(Reg.RUNS):
                 m.d.comb += self.ctrl_rdata.eq(runs)
             with m.Default():

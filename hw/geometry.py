@@ -10,7 +10,8 @@ from amaranth.lib import data
 
 from ..config import ACT_BITS, CODEBOOK_SIZE, ENTRIES_PER_WORD, WEIGHT_BITS, HwConfig, Timing
 
-__all__ = ["Geometry", "HostMap", "Region", "Reg", "MAX_LAYERS_LIMIT", "clog2", "flags_value"]
+__all__ = ["Geometry", "HostMap", "Region", "Reg", "MAX_LAYERS_LIMIT", "clog2", "flags_value",
+           "info_words", "decode_info"]
 
 #: Upper bound on ``max_layers`` (the layer table lives in distributed RAM).
 MAX_LAYERS_LIMIT = 256
@@ -42,6 +43,8 @@ class Reg:
     INFO = 3       #: read: n_pe | max_layers << 16 | acc_width << 32 | fifo_depth << 40
     RUNS = 4       #: runs completed since reset (read)
     FIRST_LAYER = 5     #: first layer of a run (read/write; layers FIRST_LAYER..N_LAYERS-1 run)
+    INFO_MEM = 6   #: read: spmat_words | ptr_depth << 32
+    INFO_ACT = 7   #: read: act_depth | bias_depth << 32
     LAYER_CYCLES = 16   #: + l: cycles of layer l in the last run (read)
 
 
@@ -163,6 +166,22 @@ class HostMap:
         offset = addr & ((1 << self.offset_bits) - 1)
         pe = (addr >> self.offset_bits) & ((1 << self.pe_bits) - 1)
         return addr >> (self.pe_bits + self.offset_bits), pe, offset
+
+
+def info_words(hw, max_layers):
+    """What the ``INFO``, ``INFO_MEM`` and ``INFO_ACT`` registers read for an instance."""
+    return {Reg.INFO: hw.n_pe | max_layers << 16 | hw.acc_width << 32 | hw.fifo_depth << 40,
+            Reg.INFO_MEM: hw.spmat_words | hw.ptr_depth << 32,
+            Reg.INFO_ACT: hw.act_depth | hw.bias_depth << 32}
+
+
+def decode_info(words):
+    """The instance's parameters from its ``INFO*`` register values (keyed by offset)."""
+    info, mem, act = words[Reg.INFO], words[Reg.INFO_MEM], words[Reg.INFO_ACT]
+    return {"n_pe": info & 0xFFFF, "max_layers": (info >> 16) & 0xFFFF,
+            "acc_width": (info >> 32) & 0xFF, "fifo_depth": (info >> 40) & 0xFFFF,
+            "spmat_words": mem & 0xFFFFFFFF, "ptr_depth": mem >> 32,
+            "act_depth": act & 0xFFFFFFFF, "bias_depth": act >> 32}
 
 
 def flags_value(relu, has_bias, shift):

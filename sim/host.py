@@ -21,10 +21,11 @@ import numpy as np
 from ..config import CODEBOOK_SIZE
 from ..errors import EieError
 from ..hw.eie import bias_image, layer_table
-from ..hw.geometry import Geometry, Reg, Region
+from ..hw.geometry import Geometry, Reg, Region, decode_info
 from ..recurrent import lstm_step_codes, segments
 
-__all__ = ["HostDriver", "model_writes", "input_writes", "cycle_bound"]
+__all__ = ["HostDriver", "model_writes", "input_writes", "cycle_bound", "read_board_info",
+           "check_board"]
 
 MASK64 = (1 << 64) - 1
 
@@ -79,6 +80,39 @@ def input_writes(codes, geometry, file=0, start=0):
             for j, a in enumerate(codes, start)]
 
 
+async def read_board_info(port):
+    """The accelerator's parameters, read from its ``INFO*`` registers (their
+    addresses are the same whatever the instance: region 0, PE 0)."""
+    words = {reg: await port.read(reg) for reg in (Reg.INFO, Reg.INFO_MEM, Reg.INFO_ACT)}
+    return decode_info(words)
+
+
+#: What to do when a bundle and a bitstream disagree.
+RECOMPILE_HINT = ("compile the model for the bitstream: eie compress MODEL --config REPORT.json "
+                  "(the eie synth report) or --board BOARD --pes N")
+
+
+def check_board(info, bundle, max_layers=None):
+    """Refuse ``bundle`` unless the accelerator described by ``info``
+    (:func:`read_board_info`) has exactly its memories and enough layers."""
+    if not 1 <= info["max_layers"] <= 256 or not 1 <= info["n_pe"] <= 1024:
+        raise EieError(f"the accelerator reports n_pe={info['n_pe']} and max_layers="
+                       f"{info['max_layers']}: not an EIE bitstream of this version")
+    hw = bundle.hw.to_json()
+    for name in ("n_pe", "spmat_words", "ptr_depth", "act_depth", "bias_depth", "acc_width",
+                 "fifo_depth"):
+        if info[name] != hw[name]:
+            raise EieError(f"the accelerator's {name} is {info[name]}, the bundle's {hw[name]}: "
+                           f"{RECOMPILE_HINT}")
+    if max_layers is not None and info["max_layers"] != max_layers:
+        raise EieError(f"the accelerator's layer table holds {info['max_layers']} layers, "
+                       f"{max_layers} were expected")
+    if len(bundle.layers) > info["max_layers"]:
+        raise EieError(f"the bundle has {len(bundle.layers)} layers, the accelerator's layer "
+                       f"table holds {info['max_layers']}: build it with --max-layers "
+                       f"{len(bundle.layers)}")
+
+
 def _int16(x):
     x &= 0xFFFF
     return x - 0x10000 if x & 0x8000 else x
@@ -109,13 +143,9 @@ class HostDriver:
         self.max_cycles = cycle_bound(bundle)
 
     async def check_info(self):
-        """Read the INFO register and compare it with the expected instance."""
-        info = await self.port.read(self.hmap.addr(Region.CTRL, 0, Reg.INFO))
-        hw = self.g.hw
-        want = hw.n_pe | self.g.max_layers << 16 | hw.acc_width << 32 | hw.fifo_depth << 40
-        if info != want:
-            raise EieError(f"the accelerator reports INFO {info:#x}, expected {want:#x} "
-                           f"(another configuration?)")
+        """Read the instance's parameters (``INFO*`` registers) and refuse a
+        bundle compiled for other memories, naming the parameter."""
+        check_board(await read_board_info(self.port), self.bundle, self.g.max_layers)
 
     async def write_all(self, writes):
         """Writes in order; runs of consecutive addresses go as bursts if the
