@@ -15,7 +15,8 @@ cycle models, simulator drivers), :mod:`eie.hw` (Amaranth gateware).
 """
 
 from .config import HwConfig, Timing
-from .errors import BundleError, CapacityError, EieError, InputError, ModelError
+from .errors import (AccuracyWarning, BundleError, CapacityError, EieError, EieWarning, InputError,
+                     ModelError, SaturationError, SaturationWarning)
 from .gen import LSTM, Bundle, CompressOptions, Model, compress, compression_report, load_model
 from .api import infer, simulate
 from .gen.verilog import generate as generate_verilog
@@ -23,6 +24,7 @@ from .gen.verilog import generate as generate_verilog
 __version__ = "0.1.0"
 
 __all__ = ["HwConfig", "Timing", "EieError", "BundleError", "CapacityError", "InputError",
-           "ModelError", "Bundle", "LSTM", "Model", "CompressOptions", "compress",
+           "ModelError", "SaturationError", "EieWarning", "SaturationWarning", "AccuracyWarning",
+           "Bundle", "LSTM", "Model", "CompressOptions", "compress",
            "compression_report", "load_model", "infer", "simulate", "generate_verilog",
            "__version__"]

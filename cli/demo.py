@@ -18,8 +18,7 @@ from .api import simulate
 from .errors import EieError, InputError
 from .gen import compress, compression_report, load_model
 from .gen.fpga import measured_fmax
-from .gen.compress import keep_largest
-from .gen.kmeans import kmeans_1d
+from .gen.retrain import forward_mlp, prune_retrain_share, train_mlp
 
 __all__ = ["run_demo", "train_mlp"]
 
@@ -28,79 +27,10 @@ SIZES = (64, 256, 128, 10)
 #: first layer (64 inputs) keeps more of its weights, the wide hidden layer fewer:
 #: 9.7% of all weights overall.
 FINAL_DENSITY = (0.14, 0.07, 0.25)
-PRUNE_STEPS = (5.0, 3.0, 2.0, 1.4, 1.0)   # multiples of FINAL_DENSITY
-
-
-def _forward(ws, bs, x):
-    acts = [x]
-    for l, (w, b) in enumerate(zip(ws, bs)):
-        z = acts[-1] @ w.T + b
-        acts.append(np.maximum(z, 0) if l < len(ws) - 1 else z)
-    return acts
-
-
-def _grads(ws, bs, x, y):
-    acts = _forward(ws, bs, x)
-    logits = acts[-1]
-    p = np.exp(logits - logits.max(axis=1, keepdims=True))
-    p /= p.sum(axis=1, keepdims=True)
-    delta = p
-    delta[np.arange(len(y)), y] -= 1
-    delta /= len(y)
-    gw, gb = [None] * len(ws), [None] * len(ws)
-    for l in range(len(ws) - 1, -1, -1):
-        gw[l] = delta.T @ acts[l]
-        gb[l] = delta.sum(axis=0)
-        if l:
-            delta = (delta @ ws[l]) * (acts[l] > 0)
-    return gw, gb
 
 
 def _accuracy(ws, bs, x, y):
-    return float(np.mean(np.argmax(_forward(ws, bs, x)[-1], axis=1) == y))
-
-
-def _expand(shared):
-    """Dense weight matrices from per-layer ``(labels, centroids)`` (label -1: pruned)."""
-    return [np.where(lab >= 0, c[np.maximum(lab, 0)], 0.0) for lab, c in shared]
-
-
-def train_mlp(x, y, ws, bs, epochs, rng, masks=None, lr=2e-3, shared=None, progress=None,
-              label="train"):
-    """Adam on cross-entropy.  ``masks`` keep pruned weights at zero; ``shared``
-    (per layer ``(labels, centroids)``) trains the centroids instead (Deep
-    Compression's codebook fine-tuning: a centroid's gradient is the sum of its
-    weights' gradients)."""
-    out = ws
-    params = [c for _, c in shared] + list(bs) if shared else list(ws) + list(bs)
-    m = [np.zeros_like(p) for p in params]
-    v = [np.zeros_like(p) for p in params]
-    step = 0
-    epochs_it = range(epochs)
-    if progress:
-        epochs_it = progress(epochs_it, description=label, total=epochs)
-    for _ in epochs_it:
-        order = rng.permutation(len(x))
-        for i in range(0, len(x), 64):
-            idx = order[i:i + 64]
-            if shared:
-                ws = _expand(shared)
-            gw, gb = _grads(ws, bs, x[idx], y[idx])
-            if shared:
-                gw = [np.bincount(lab[lab >= 0], g[lab >= 0], minlength=c.size)
-                      for (lab, c), g in zip(shared, gw)]
-            elif masks:
-                gw = [g * mk for g, mk in zip(gw, masks)]
-            step += 1
-            for p, g, mp, vp in zip(params, gw + gb, m, v):
-                mp *= 0.9
-                mp += 0.1 * g
-                vp *= 0.999
-                vp += 0.001 * g * g
-                p -= lr * (mp / (1 - 0.9 ** step)) / (np.sqrt(vp / (1 - 0.999 ** step)) + 1e-8)
-    if shared:
-        out[:] = _expand(shared)
-    return out, bs
+    return float(np.mean(np.argmax(forward_mlp(ws, bs, x)[-1], axis=1) == y))
 
 
 def _digits(seed):
@@ -123,59 +53,42 @@ def _train_prune_share(seed, log, progress):
     float_acc = _accuracy(ws, bs, x_te, y_te)
     log(f"float model: {float_acc:.2%} test accuracy")
 
-    masks = [np.ones_like(w) for w in ws]
-    for step in PRUNE_STEPS:
-        for l, w in enumerate(ws):
-            k = int(round(min(1.0, step * FINAL_DENSITY[l]) * w.size))
-            masks[l] = keep_largest(np.abs(w).ravel(), k).reshape(w.shape).astype(float)
-            w *= masks[l]
-        final = step == PRUNE_STEPS[-1]
-        train_mlp(x_tr, y_tr, ws, bs, 80 if final else 25, rng, masks=masks,
-                  lr=1e-3 if final else 2e-3, progress=progress, label=f"prune x{step}")
-    pruned_acc = _accuracy(ws, bs, x_te, y_te)
+    figures = prune_retrain_share(ws, bs, x_tr, y_tr, list(FINAL_DENSITY), rng, log=log,
+                                  progress=progress,
+                                  evaluate=lambda w, b: _accuracy(w, b, x_te, y_te))
+    pruned_acc, shared_acc = figures["pruned"], figures["shared"]
     density = sum(np.count_nonzero(w) for w in ws) / sum(w.size for w in ws)
     log(f"pruned to {density:.1%} with retraining: {pruned_acc:.2%}")
-
-    shared = []
-    for w in ws:
-        labels = np.full(w.shape, -1)
-        nz = w != 0
-        c, lab, _, _ = kmeans_1d(w[nz], 15)
-        labels[nz] = lab
-        shared.append((labels, c))
-    train_mlp(x_tr, y_tr, ws, bs, 10, rng, shared=shared, lr=5e-4, progress=progress,
-              label="tune centroids")
-    shared_acc = _accuracy(ws, bs, x_te, y_te)
     log(f"4-bit weight sharing, centroids fine-tuned: {shared_acc:.2%}")
     return {"weights": ws, "biases": bs, "x_train": x_tr, "x_test": x_te,
             "y_test": y_te, "float_accuracy": float_acc, "pruned_accuracy": pruned_acc,
             "shared_accuracy": shared_acc}
 
 
-def _load_user(model, data):
-    weights, biases = load_model(model)
+def _load_user(model, data, density):
+    """A user's model and data (``x_test``/``y_test``, or ``x``/``y``; optional
+    ``x_train`` for calibration), pruned to ``density`` in one shot."""
+    from .gen.evaluate import Task, load_data
+    from .gen.model import ARCHIVE_ERRORS
+    m = load_model(model)
+    x_te, y_te = load_data(data, "--data")
     try:
         with np.load(data, allow_pickle=False) as d:
-            x_te, y_te = d["x_test"], d["y_test"]
             x_tr = d["x_train"] if "x_train" in d.files else x_te
-    except FileNotFoundError:
-        raise InputError(f"{data}: no such file") from None
-    except KeyError as e:
-        raise InputError(f"{data}: missing array {e} (needs x_test and y_test)") from None
-    except (ValueError, OSError, EOFError) as e:
-        raise InputError(f"{data}: not a NumPy .npz file ({e})") from None
-    if x_te.ndim != 2 or y_te.shape != (x_te.shape[0],):
-        raise InputError(f"{data}: x_test must be (n, features) and y_test (n,), got "
-                         f"{x_te.shape} and {y_te.shape}")
-    ws = [np.asarray(w, dtype=np.float64) for w in weights]
-    bs = [np.zeros(w.shape[0]) if b is None else np.asarray(b, np.float64)
-          for w, b in zip(ws, biases)]
-    if x_te.shape[1] != ws[0].shape[1]:
-        raise InputError(f"{data}: x_test has {x_te.shape[1]} features, the model takes "
-                         f"{ws[0].shape[1]}")
-    acc = _accuracy(ws, bs, x_te, y_te)
-    return {"weights": ws, "biases": bs, "x_train": x_tr, "x_test": x_te, "y_test": y_te,
-            "float_accuracy": acc}
+    except ARCHIVE_ERRORS as e:
+        raise InputError(f"{data}: x_train cannot be read ({e})") from None
+    if m.weights and not hasattr(m.weights[0], "w_ih") and \
+            np.shape(x_te)[-1] != np.shape(m.weights[0])[1]:
+        raise InputError(f"{data}: x has {np.shape(x_te)[-1]} features, the model takes "
+                         f"{np.shape(m.weights[0])[1]}")
+    name = os.path.splitext(os.path.basename(str(model)))[0]
+    shapes = [np.shape(m.weights[0])[1]] + [np.shape(getattr(w, "w_hh", w))[0]
+                                            // (4 if hasattr(w, "w_hh") else 1)
+                                            for w in m.weights]
+    out = m.forward(x_te[None] if hasattr(m.weights[0], "w_ih") and x_te.ndim == 2 else x_te)
+    task = Task.of(y_te, out.shape[-1])
+    return {"model": m, "x_train": x_tr, "x_test": x_te, "y_test": y_te, "task": task,
+            "title": f"{name} {'-'.join(map(str, shapes))}", "density": density}
 
 
 def fpga_reference(n_pe, report=None):
@@ -195,7 +108,7 @@ def fpga_reference(n_pe, report=None):
 
 
 def run_demo(out_dir="eie-demo", n_pe=8, seed=0, model=None, data=None, log=print,
-             progress=None, sim="verilator", fmax_report=None):
+             progress=None, sim="verilator", fmax_report=None, density=None):
     """Train (or load), compress and evaluate; returns the figures as a dict.
 
     ``sim`` (``verilator``, ``icarus`` or ``none``) also runs the held-out set
@@ -207,14 +120,28 @@ def run_demo(out_dir="eie-demo", n_pe=8, seed=0, model=None, data=None, log=prin
     if sim not in ("verilator", "icarus", "none"):
         raise InputError(f"unknown simulator {sim!r}: choose verilator, icarus or none")
     fpga = fpga_reference(n_pe, fmax_report)
-    st = _load_user(model, data) if model else _train_prune_share(seed, log, progress)
-    bundle = compress(st["weights"], st["biases"], n_pe=n_pe, calibration=st["x_train"],
-                      density=None)
+    if model:
+        from .gen.evaluate import evaluate
+        st = _load_user(model, data, density)
+        bundle = compress(st["model"], n_pe=n_pe, calibration=st["x_train"], density=density)
+        ev = evaluate(st["model"], bundle, st["x_test"], st["y_test"], density=density)
+        st.update(float_accuracy=ev["float"], pruned_accuracy=ev["pruned"])
+    else:
+        if density is not None:
+            raise InputError("--density applies to --model; the digits demo prunes to its own "
+                             "per-layer densities with retraining")
+        st = _train_prune_share(seed, log, progress)
+        bundle = compress(st["weights"], st["biases"], n_pe=n_pe, calibration=st["x_train"],
+                          density=None)
+    score = st["task"].score if "task" in st else \
+        (lambda out, y: float(np.mean(np.argmax(out, axis=1) == y)))
     bundle.save(out_dir)
     rep = compression_report(bundle)
     y_golden, cyc = simulate(bundle, st["x_test"], progress=progress)
-    golden_acc = float(np.mean(np.argmax(y_golden, axis=1) == st["y_test"]))
+    golden_acc = score(y_golden, st["y_test"])
     res = {
+        "title": st.get("title", "digits MLP " + "-".join(map(str, SIZES))),
+        "metric": st["task"].metric if "task" in st else "accuracy",
         "float_accuracy": st["float_accuracy"],
         "compressed_accuracy": golden_acc,
         "compression_ratio": rep["total"]["ratio"],
@@ -238,7 +165,7 @@ def run_demo(out_dir="eie-demo", n_pe=8, seed=0, model=None, data=None, log=prin
         if not rtl_rep["cycle_model_match"]:
             raise EieError(f"the {sim} RTL's cycle counters differ from the cycle model "
                            f"(bundle {out_dir}): a hardware bug, please report it")
-        res["rtl_accuracy"] = float(np.mean(np.argmax(y_rtl, axis=1) == st["y_test"]))
+        res["rtl_accuracy"] = score(y_rtl, st["y_test"])
         res["rtl_cycles_per_inference"] = rtl_rep["cycles"] / rtl_rep["batch"]
     if fpga is not None:
         res["fpga"] = {"n_pe": fpga["n_pe"], "fmax_mhz": fpga["fmax_mhz"],
@@ -249,24 +176,28 @@ def run_demo(out_dir="eie-demo", n_pe=8, seed=0, model=None, data=None, log=prin
 
 def format_demo(res, console):
     from rich.table import Table
-    table = Table(title="EIE demo: digits MLP " + "-".join(map(str, SIZES)),
-                  title_justify="left")
+    table = Table(title="EIE demo: " + res.get("title", "digits MLP"), title_justify="left")
     table.add_column("figure")
     table.add_column("value", justify="right")
-    rows = [("float accuracy", f"{res['float_accuracy']:.2%}")]
+    metric = res.get("metric", "accuracy")
+
+    def fmt(v):
+        return f"{v:.4g}" if metric == "RMSE" else f"{v:.2%}"
+    rows = [(f"float {metric}", fmt(res["float_accuracy"]))]
     if "pruned_accuracy" in res:
-        rows.append(("pruned (float)", f"{res['pruned_accuracy']:.2%}"))
-        rows.append(("pruned + shared (float)", f"{res['shared_accuracy']:.2%}"))
+        rows.append(("pruned (float)", fmt(res["pruned_accuracy"])))
+    if "shared_accuracy" in res:
+        rows.append(("pruned + shared (float)", fmt(res["shared_accuracy"])))
     rows += [
-        ("compressed accuracy (golden, int16)", f"{res['compressed_accuracy']:.2%}"),
+        (f"compressed {metric} (golden, int16)", fmt(res["compressed_accuracy"])),
         ("weight density", f"{res['density']:.1%}"),
         ("compression ratio vs float32", f"{res['compression_ratio']:.1f}x"),
         ("  with Huffman coding", f"{res['compression_ratio_huffman']:.1f}x"),
         (f"cycles per inference ({res['n_pe']} PEs)", f"{res['cycles_per_inference']:.1f}"),
     ]
     if "rtl_accuracy" in res:
-        rows.insert(len(rows) - 4, (f"RTL accuracy ({res['sim']}, bit-exact)",
-                                           f"{res['rtl_accuracy']:.2%}"))
+        rows.insert(len(rows) - 4, (f"RTL {metric} ({res['sim']}, bit-exact)",
+                                    fmt(res["rtl_accuracy"])))
     if "inferences_per_s" in res:
         f = res["fpga"]
         note = "" if f["n_pe"] == res["n_pe"] else f", measured at {f['n_pe']} PEs"

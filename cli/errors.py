@@ -8,7 +8,7 @@ traceback for an :class:`EieError`.
 """
 
 __all__ = ["EieError", "BundleError", "CapacityError", "InputError", "ModelError",
-           "SaturationError", "SaturationWarning"]
+           "SaturationError", "EieWarning", "SaturationWarning", "AccuracyWarning"]
 
 
 class EieError(Exception):
@@ -35,5 +35,13 @@ class SaturationError(InputError):
     """More values saturate than allowed, with ``strict`` (``--strict``) set."""
 
 
-class SaturationWarning(UserWarning):
+class EieWarning(UserWarning):
+    """Something the user should know; the command line prints it as one line."""
+
+
+class SaturationWarning(EieWarning):
     """More values saturate at a point of the model than the threshold allows."""
+
+
+class AccuracyWarning(EieWarning):
+    """Compression cost more accuracy than :data:`eie.gen.evaluate.ACCURACY_DROP_WARNING`."""

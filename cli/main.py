@@ -8,7 +8,7 @@ import warnings
 
 import numpy as np
 
-from .errors import EieError, InputError, SaturationWarning
+from .errors import AccuracyWarning, EieError, EieWarning, InputError
 
 __all__ = ["main"]
 
@@ -72,14 +72,24 @@ def _write_json(path, obj):
 
 def cmd_compress(args):
     from .gen import CompressOptions, compress, compression_report, format_report, load_model
+    from .gen.evaluate import ACCURACY_DROP_WARNING, evaluate, load_data, retrain
 
     model = load_model(args.model)
     args.pes_given = args.pes is not None
     args.pes = 8 if args.pes is None else args.pes
     fixed = _compress_hw(args)
+    density = None if args.density is None else _numbers(args.density, "--density", float)
+    eval_data = load_data(args.eval, "--eval") if args.eval else None
+    console = None if args.quiet else _console()
+    compiled = model
+    if args.retrain:
+        x_tr, y_tr = load_data(args.retrain, "--retrain")
+        log = console.print if console else (lambda *a: None)
+        log(f"retraining with {len(y_tr)} samples of {args.retrain} (prune, retrain, share)")
+        compiled = retrain(model, x_tr, y_tr, density, log=log, progress=_progress_factory())
     opts = CompressOptions(
         n_pe=args.pes,
-        density=None if args.density is None else _numbers(args.density, "--density", float),
+        density=None if args.retrain else density,
         prune_scope=args.prune_scope,
         relu=None if args.relu is None else [bool(v) for v in
                                              np.atleast_1d(_numbers(args.relu, "--relu"))],
@@ -90,16 +100,34 @@ def cmd_compress(args):
         names=None if args.names is None else args.names.split(","),
         progress=_progress_factory(), saturation_threshold=args.saturation_threshold,
         strict=args.strict)
-    bundle = compress(model, None, opts)
+    bundle = compress(compiled, None, opts)
     bundle.save(args.output)
     report = compression_report(bundle)
-    if not args.quiet:
-        console = _console()
+    if eval_data is not None:
+        ev = evaluate(model, bundle, *eval_data, density=opts.density,
+                      prune_scope=args.prune_scope,
+                      pruned_model=compiled if args.retrain else None,
+                      saturation_threshold=args.saturation_threshold, strict=args.strict)
+        report["evaluation"] = ev
+        if ev["task"] != "regression" and ev["drop"] > ACCURACY_DROP_WARNING:
+            warnings.warn(f"accuracy fell from {ev['float']:.2%} (float) to "
+                          f"{ev['compressed']:.2%} compressed on {args.eval}: retrain "
+                          f"(--retrain TRAIN.npz), keep more weights (--density) or calibrate "
+                          f"(--calibrate)", AccuracyWarning, stacklevel=2)
+    if console is not None:
         format_report(report, console)
         hw = bundle.hw
         console.print(f"wrote {args.output}: {hw.n_pe} PEs, {bundle.total_words}/{hw.spmat_words} "
                       f"sparse-matrix words, {bundle.total_ptrs}/{hw.ptr_depth} pointers, "
                       f"act_depth {hw.act_depth}")
+        if eval_data is not None:
+            from .gen.evaluate import Task
+            t = Task(ev["task"])
+            console.print(f"{ev['metric']} on {args.eval} ({ev['samples']} samples, "
+                          f"{ev['task']}): float {t.format(ev['float'])}, "
+                          f"{'retrained' if args.retrain else 'pruned'} "
+                          f"{t.format(ev['pruned'])}, compressed (int16, golden) "
+                          f"{t.format(ev['compressed'])}")
     if args.json:
         _write_json(args.json, report)
     return 0
@@ -475,7 +503,9 @@ def cmd_demo(args):
         return 0
     res = run_demo(out_dir=args.out, n_pe=args.pes, seed=args.seed, model=args.model,
                    data=args.data, log=console.print, progress=_progress_factory(),
-                   sim=args.sim, fmax_report=args.fmax_report)
+                   sim=args.sim, fmax_report=args.fmax_report,
+                   density=None if args.density is None else
+                   _numbers(args.density, "--density", float))
     format_demo(res, console)
     if args.json:
         _write_json(args.json, res)
@@ -555,6 +585,12 @@ def build_parser():
                        ("bias-depth", "bias words per PE")):
         p.add_argument(f"--{name}", type=int,
                        help=f"fix the {what} (default: sized to fit, power of two)")
+    p.add_argument("--eval", metavar="DATA.npz",
+                   help="score the float, pruned and compressed models on x, y (accuracy, "
+                        "or RMSE for float targets) and report saturation on that data")
+    p.add_argument("--retrain", metavar="TRAIN.npz",
+                   help="an MLP: prune to --density in steps with retraining on x, y, then "
+                        "share weights and fine-tune the centroids (Deep Compression)")
     p.add_argument("--json", metavar="R.json", help="also write the report as JSON")
     p.add_argument("-q", "--quiet", action="store_true", help="no report on stdout")
     p.set_defaults(func=cmd_compress)
@@ -667,7 +703,8 @@ def build_parser():
                    help="use this model instead of training; 'silero-vad': the pretrained "
                         "silero-vad voice-activity model (pip install --no-deps silero-vad), "
                         "its LSTM cell on EIE, on speech made by espeak-ng")
-    p.add_argument("--density", help="silero-vad: weight density of the EIE layers "
+    p.add_argument("--density", help="--model: prune to this weight density (one value, or "
+                                     "one per layer); silero-vad: density of the EIE layers "
                                      "(default 0.3)")
     p.add_argument("--convs-on-eie", action="store_true",
                    help="silero-vad: also run the four convolutions on EIE (lowered to "
@@ -736,7 +773,7 @@ def main(argv=None):
         # libraries' warnings and NumPy's floating-point warnings not at all.
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
-            warnings.simplefilter("always", SaturationWarning)
+            warnings.simplefilter("always", EieWarning)
             warnings.showwarning = _show_warning
             return args.func(args)
     except EieError as e:

@@ -53,6 +53,7 @@ def _layer_report(layer, stats):
         "dense_bits": dense, "encoded_bits": encoded, "huffman_bits": huffman,
         "ratio": dense / encoded, "ratio_huffman": dense / huffman,
         "w_frac": layer.w_frac, "in_frac": layer.in_frac, "out_frac": layer.out_frac,
+        "kind": layer.kind,
     }
     if stats:
         rep.update({k: stats[k] for k in ("codebook_mode", "wcss", "rel_rms_error") if k in stats})
@@ -88,25 +89,27 @@ def format_report(report, console=None):
                         f"float32)", title_justify="left")
     for col, justify in (("layer", "left"), ("shape", "right"), ("density", "right"),
                          ("padding", "right"), ("bits/nz", "right"), ("w bits +H", "right"),
-                         ("idx bits +H", "right"), ("codebook", "left"), ("ratio", "right"),
-                         ("ratio +H", "right")):
+                         ("idx bits +H", "right"), ("codebook", "left"),
+                         ("frac in/w/out", "right"), ("ratio", "right"), ("ratio +H", "right")):
         table.add_column(col, justify=justify)
     for r in report["layers"]:
-        table.add_row(r["name"], f"{r['n_out']}x{r['n_in']}", f"{r['density']:.2%}",
+        kind = " (LSTM)" if r.get("kind") == "lstm" else ""
+        table.add_row(r["name"] + kind, f"{r['n_out']}x{r['n_in']}", f"{r['density']:.2%}",
                       f"{r['padding']}", _fmt(r["bits_per_nnz"], ".2f"),
                       _fmt(r["weight_bits_h"], ".2f"), _fmt(r["index_bits_h"], ".2f"),
-                      r.get("codebook_mode", "-"), f"{r['ratio']:.1f}x",
+                      r.get("codebook_mode", "-"),
+                      f"{r['in_frac']}/{r['w_frac']}/{r['out_frac']}", f"{r['ratio']:.1f}x",
                       f"{r['ratio_huffman']:.1f}x")
         paper = r.get("paper")
         if paper:
             table.add_row(f"  [dim]{paper['layer']} (paper)[/dim]", "", f"{paper['density']:.0%}",
                           "", f"{paper['weight_bits'] + paper['index_bits']}",
-                          f"{paper['weight_bits_h']}", f"{paper['index_bits_h']}", "",
+                          f"{paper['weight_bits_h']}", f"{paper['index_bits_h']}", "", "",
                           f"{1 / paper['rate']:.1f}x", f"{1 / paper['rate_h']:.1f}x",
                           style="dim")
     t = report["total"]
     table.add_row("total", "", f"{t['density']:.2%}", f"{t['padding']}",
-                  _fmt(t["bits_per_nnz"], ".2f"), "", "", "", f"{t['ratio']:.1f}x",
+                  _fmt(t["bits_per_nnz"], ".2f"), "", "", "", "", f"{t['ratio']:.1f}x",
                   f"{t['ratio_huffman']:.1f}x", style="bold")
     if console is not None:
         console.print(table)
