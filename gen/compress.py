@@ -161,11 +161,19 @@ def _check_model(weights, biases, names):
             n_in, kind, out_width = w_ih.shape[1], LSTM_KIND, hidden
         else:
             mat = _matrix(w, name, "weights")
+            if biases[l] is not None and np.ndim(biases[l]) == 1 and \
+                    np.shape(biases[l])[0] == mat.shape[1] != mat.shape[0]:
+                raise ModelError(f"layer {name}: bias has {mat.shape[1]} numbers, the weights "
+                                 f"{mat.shape[0]} rows; weights are out x in: is this layer's "
+                                 f"matrix (shape {mat.shape}) transposed?")
             bias = None if biases[l] is None else _vector(biases[l], mat.shape[0], name, "bias")
             hidden, n_in, kind, out_width = 0, mat.shape[1], FC_KIND, mat.shape[0]
         if l and n_in != width:
+            hint = ""
+            if kind == FC_KIND and mat.shape[0] == width:
+                hint = f"; weights are out x in: is this layer's matrix {mat.shape} transposed?"
             raise ModelError(f"layer {name}: takes {n_in} inputs but layer {names[l - 1]} "
-                             f"has {width} outputs")
+                             f"has {width} outputs{hint}")
         layers.append((kind, mat, bias, hidden))
         width = out_width
     return layers
