@@ -29,6 +29,44 @@ def _save(plt, fig, ax, path, xlabel, ylabel, title, log_x=True):
     plt.close(fig)
 
 
+#: Distinguishable series: marker and line style cycle together (9 layers, no
+#: two alike even in grey).
+_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "h", "<")
+_LINES = ("-", "--", ":", "-.")
+
+
+def _style(i):
+    return {"marker": _MARKERS[i % len(_MARKERS)], "linestyle": _LINES[i % len(_LINES)],
+            "markersize": 4}
+
+
+def _fpga_plot(builds, out_dir):
+    """Fmax and LUT4 per PE against the PE count, from routed builds."""
+    builds = sorted(builds, key=lambda b: b["n_pe"])
+    pes = [b["n_pe"] for b in builds]
+    plt, fig, ax = _figure()
+    ax.plot(pes, [b["fmax_mhz"] for b in builds], color="C0", **_style(0), label="Fmax (MHz)")
+    ax.axhline(100, color="C0", linewidth=0.8, alpha=0.5)
+    ax2 = ax.twinx()
+    ax2.plot(pes, [b["luts"] / b["n_pe"] for b in builds], color="C3", **_style(1),
+             label="LUT4 per PE")
+    ax2.plot(pes, [b["ebr"] / b["n_pe"] * 100 for b in builds], color="C2", **_style(2),
+             label="EBR per PE (x100)")
+    ax2.set_ylabel("per PE")
+    lines = ax.get_lines()[:1] + ax2.get_lines()
+    ax.legend(lines, [l.get_label() for l in lines], fontsize=7, loc="lower left")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("PEs")
+    ax.set_ylabel("Fmax (MHz)")
+    ax.set_title("Routed ULX3S (ECP5-85F) builds: Fmax and resources per PE")
+    ax.grid(True, alpha=0.3)
+    fig.tight_layout()
+    path = Path(out_dir) / "fpga_vs_pes.png"
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
 def write_plots(results, out_dir):
     """PNG plots of the load-balance and Table 3 results; returns {name: path}."""
     out_dir = Path(out_dir)
@@ -47,8 +85,8 @@ def write_plots(results, out_dir):
                 ("fifo_load_efficiency", "load_efficiency_vs_fifo", "load efficiency",
                  "Load efficiency vs FIFO depth (64 PEs)", fifos, "FIFO depth")):
             plt, fig, ax = _figure()
-            for layer in lb["layers"]:
-                ax.plot(x, layer[key], marker="o", markersize=3, label=layer["layer"])
+            for i, layer in enumerate(lb["layers"]):
+                ax.plot(x, layer[key], label=layer["layer"], **_style(i))
             if key == "speedup":
                 ax.plot(x, x, "k--", linewidth=0.8, label="linear")
                 ax.set_yscale("log", base=2)
@@ -71,6 +109,13 @@ def write_plots(results, out_dir):
         _save(plt, fig, ax, path, "", "cycles / ideal",
               f"Table 3 layers, {t3['n_pe']} PEs: cycles over ideal", log_x=False)
         plots["table3_cycles_over_ideal"] = path
+    fpga = results.get("fpga")
+    if not fpga:
+        from .gen.fpga import measured_builds
+        fpga = measured_builds()
+    builds = [b for b in (fpga or {}).get("builds", []) if b.get("fmax_mhz") and b.get("luts")]
+    if builds:
+        plots["fpga_vs_pes"] = _fpga_plot(builds, out_dir)
     return plots
 
 
@@ -123,6 +168,8 @@ def write_markdown(results, path, plots, command):
                          "yes" if b["timing_met"] else "no", f"{b['seconds']:.0f}",
                          b.get("router") or "router1"]
                         for b in fpga["builds"]]), ""]
+        if "fpga_vs_pes" in rel:
+            out += [f"![Fmax and resources per PE]({rel['fpga_vs_pes']})", ""]
 
     t3 = results.get("table3")
     if t3:
