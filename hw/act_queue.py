@@ -44,6 +44,9 @@ class ActQueue(wiring.Component):
         No item is fired and not popped.
     w_en, w_data : In
         Push (one cycle after the pointer read).  Only items that were fired.
+    drop : In(1)
+        An item that was fired is not pushed (its column is empty in this PE):
+        its credit comes back now, as a pop would return it.  Not with ``w_en``.
     r_rdy, r_data : Out
         Head of the queue, visible the cycle after its push.
     r_en : In(1)
@@ -69,6 +72,7 @@ class ActQueue(wiring.Component):
             "idle": Out(1),
             "w_en": In(1),
             "w_data": In(shape),
+            "drop": In(1),
             "r_rdy": Out(1),
             "r_data": Out(shape),
             "r_en": In(1),
@@ -116,13 +120,14 @@ class ActQueue(wiring.Component):
             to_storage.eq(self.w_en & head_valid & ~(do_pop & (stored == 0))),
             wp.en.eq(to_storage),
             self.has_credit.eq(self.count < self._credits),
-            # The count never exceeds ``credits``: after a pop, holding always
-            # leaves a credit, and firing leaves the credit there is now.  The
-            # compares are on the count register alone, so the pop (which
+            # The count never exceeds ``credits``: after a pop or a drop, holding
+            # always leaves a credit, and firing leaves the credit there is now.
+            # The compares are on the count register alone, so the pop (which
             # comes late, from the sparse-matrix reader) only picks one.
-            self.credit_if_fire.eq(Mux(do_pop, self.has_credit,
-                                       self.count < self._credits - 1)),
-            self.credit_if_hold.eq(do_pop | self.has_credit),
+            self.credit_if_fire.eq(Mux(do_pop & self.drop, 1,
+                                       Mux(do_pop | self.drop, self.has_credit,
+                                           self.count < self._credits - 1))),
+            self.credit_if_hold.eq(do_pop | self.drop | self.has_credit),
             self.idle.eq(self.count == 0),
             self.level.eq(head_valid + stored),
         ]
@@ -137,6 +142,6 @@ class ActQueue(wiring.Component):
             m.d.sync += head_valid.eq(0)
         m.d.sync += [
             stored.eq(stored + to_storage - refill),
-            self.count.eq(self.count + self.fire - do_pop),
+            self.count.eq(self.count + self.fire - do_pop - self.drop),
         ]
         return m

@@ -106,7 +106,10 @@ class PE(wiring.Component):
             ptr.ptr_base.eq(layer.ptr_base),
             ptr.spmat_base.eq(layer.spmat_base),
             queue.fire.eq(self.fire),
-            queue.w_en.eq(ptr.item_valid),
+            # A column with no entries in this PE is never queued: its credit
+            # comes back at once and it costs the PE no cycle.
+            queue.w_en.eq(ptr.item_valid & ~ptr.item.empty),
+            queue.drop.eq(ptr.item_valid & ptr.item.empty),
             queue.w_data.eq(ptr.item),
             self.has_credit.eq(queue.has_credit),
             self.credit_if_fire.eq(queue.credit_if_fire),

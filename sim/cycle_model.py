@@ -23,12 +23,15 @@ Backpressure
     earlier than one cycle after every PE has popped item ``n - credits``.
 
 PE
-    The queue head is popped at once if its column is empty in this PE (one
-    pop per cycle).  A nonempty column is popped when the entry unit is free;
-    popped at cycle ``p`` with ``L`` entries (padding included), it issues one
-    entry per cycle at ``p .. p + L - 1`` and the next column can be popped at
-    ``p + L``: there is no bubble between columns.  The entry issued last is
-    accumulated ``arith_drain - 1`` cycles later.
+    An item whose column is empty in this PE never enters its queue: the
+    pointer read knows the column's length, so the PE drops the item as it
+    would push it (``t + queue_latency - 1``) and returns its credit then; it
+    costs the PE no cycle.  A nonempty column is popped once it is at the head
+    (``t + queue_latency``) and the entry unit is free; popped at cycle ``p``
+    with ``L`` entries (padding included), it issues one entry per cycle at
+    ``p .. p + L - 1`` and the next column can be popped at ``p + L``: there is
+    no bubble between columns.  The entry issued last is accumulated
+    ``arith_drain - 1`` cycles later.
 
 Layer end
     The layer's compute phase ends at the first cycle ``Y`` at which the scan
@@ -116,9 +119,14 @@ def layer_cycles(layer, hw, act):
 
     never = -(1 << 40)
     fire = np.empty(n_items, dtype=np.int64)
-    pops = np.empty((n_items, n_pe), dtype=np.int64)
-    last_pop = np.full(n_pe, never, dtype=np.int64)
+    last_pop = np.full(n_pe, never, dtype=np.int64)    # latest pop or drop
     free = np.full(n_pe, never, dtype=np.int64)   # cycle the entry unit is free again
+    # Credits come back out of order (a drop can overtake an earlier column
+    # still waiting in the queue), but pops are in order and drops are in
+    # order: the last ``credits`` of each hold the ``credits`` latest returns.
+    rings = np.full((n_pe, 2 * credits), never, dtype=np.int64)   # pops, then drops
+    filled = np.zeros((n_pe, 2), dtype=np.int64)
+    pe_index = np.arange(n_pe)
     ready = t.scan_start
     for n in range(n_items):
         if n:
@@ -126,15 +134,19 @@ def layer_cycles(layer, hw, act):
         else:
             ready += empty_before[rows[0]]
         if n >= credits:
-            ready = max(ready, int(pops[n - credits].max()) + 1)
+            # Item n fires once every PE has returned n - credits + 1 credits:
+            # one cycle after its credits-th latest return.
+            back = np.partition(rings, rings.shape[1] - credits, axis=1)[:, -credits]
+            ready = max(ready, int(back.max()) + 1)
         fire[n] = ready
-        p = np.maximum(last_pop + 1, ready + qlat)
         length = lengths[n]
         busy = length > 0
-        p = np.where(busy, np.maximum(p, free), p)
+        p = np.where(busy, np.maximum(ready + qlat, free), ready + qlat - 1)
         free = np.where(busy, p + length, free)
-        last_pop = p
-        pops[n] = p
+        last_pop = np.maximum(last_pop, p)
+        kind = (~busy).astype(np.int64)
+        rings[pe_index, kind * credits + filled[pe_index, kind] % credits] = p
+        filled[pe_index, kind] += 1
 
     if n_items:
         scan_end = fire[-1] + (n_rows_in - 1 - rows[-1])

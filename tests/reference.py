@@ -93,8 +93,9 @@ def simulate_layer(col_len, act, n_pe, n_out, timing):
     buf = []
     cur, mask = None, []
     scan_done = False
-    count = [0] * n_pe   # fired, not popped
+    count = [0] * n_pe   # fired, not popped (or dropped)
     fifo = [[] for _ in range(n_pe)]   # (cycle at head, length)
+    drops = [[] for _ in range(n_pe)]  # cycles at which empty columns are dropped
     remaining = [0] * n_pe
     last_issue = [None] * n_pe
 
@@ -114,7 +115,10 @@ def simulate_layer(col_len, act, n_pe, n_out, timing):
             k_hit = mask[0]
             j = cur * n_pe + k_hit
             for k in range(n_pe):
-                fifo[k].append((t + qlat, col_len[k][j]))
+                if col_len[k][j]:
+                    fifo[k].append((t + qlat, col_len[k][j]))
+                else:       # never pushed: dropped (its credit back) at its push
+                    drops[k].append(t + qlat - 1)
         row_over = cur is not None and (not mask or (fire and len(mask) == 1))
         new_cur, new_mask = cur, (mask[1:] if fire else mask)
         load = t > 0 and ((cur is None and q is not None) or row_over)
@@ -144,14 +148,13 @@ def simulate_layer(col_len, act, n_pe, n_out, timing):
             if busy_col:
                 remaining[k] -= 1
                 last_issue[k] = t
-            if fifo[k] and fifo[k][0][0] <= t:
-                length = fifo[k][0][1]
-                if length == 0 or not busy_col:
-                    fifo[k].pop(0)
-                    count[k] -= 1
-                    if length:
-                        remaining[k] = length - 1
-                        last_issue[k] = t
+            if fifo[k] and fifo[k][0][0] <= t and not busy_col:
+                remaining[k] = fifo[k].pop(0)[1] - 1
+                last_issue[k] = t
+                count[k] -= 1
+            if drops[k] and drops[k][0] == t:
+                drops[k].pop(0)
+                count[k] -= 1
             if fire:
                 count[k] += 1
         # Clock edge.
