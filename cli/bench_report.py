@@ -119,6 +119,10 @@ def write_plots(results, out_dir):
     return plots
 
 
+def _opt(row, key):
+    return f"{row[key]:.3f}" if key in row else "-"
+
+
 def _table(header, rows):
     lines = ["| " + " | ".join(header) + " |",
              "|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|"]
@@ -180,8 +184,8 @@ def write_markdown(results, path, plots, command):
                 "the RTL matches cycle for cycle (see RTL below). Ideal = entries (padding "
                 "included) / PEs. The paper's ratio is Table 4's actual over theoretical time.",
                 ""]
-        header = ["layer", "size (in x out)", "cycles", "cycles / ideal", "paper",
-                  "us at 800 MHz", "paper us"]
+        header = ["layer", "size (in x out)", "cycles", "cycles / ideal", "static floor",
+                  "two broadcasts", "paper", "us at 800 MHz", "paper us"]
         if ref:
             header += [f"us on FPGA ({ref['n_pe']} PEs, {ref['fmax_mhz']:.1f} MHz)"]
         have_cpu = "numpy_dense_us" in t3["layers"][0]
@@ -192,7 +196,8 @@ def write_markdown(results, path, plots, command):
         rows = []
         for r in t3["layers"]:
             row = [r["layer"], f"{r['n_in']} x {r['n_out']}", f"{r['cycles']:,}",
-                   f"{r['ratio']:.3f}", f"{r['paper_ratio']:.3f}", f"{r['us_at_800mhz']:.1f}",
+                   f"{r['ratio']:.3f}", _opt(r, "floor"), _opt(r, "ratio_two_broadcasts"),
+                   f"{r['paper_ratio']:.3f}", f"{r['us_at_800mhz']:.1f}",
                    f"{r['paper_actual_us']:.1f}"]
             if ref:
                 row.append(f"{r['fpga_us']:,.0f}")
@@ -203,9 +208,17 @@ def write_markdown(results, path, plots, command):
                     row.append(f"{r['scipy_over_fpga']:.2f}x")
             rows.append(row)
         beats = sum(r["beats_paper"] for r in t3["layers"])
+        geo = t3.get("geomean_ratio")
         out += [_table(header, rows), "",
-                f"Cycles over ideal beat the paper's on {beats} of {len(t3['layers'])} layers.",
-                ""]
+                f"Cycles over ideal beat the paper's on {beats} of {len(t3['layers'])} layers"
+                + (f"; geometric mean {geo:.3f}." if geo else "."), "",
+                "Static floor: the busiest PE's entries in the active columns over the ideal, "
+                "which no schedule beats. Two broadcasts: the cycle model with a broadcast of "
+                "two activations per cycle (a study, not built: it would take a second "
+                "LNZD output, a second read port on every PE's pointer banks and a queue "
+                "taking two pushes per cycle). A PE drops a column it has no entries in "
+                "as the pointer read finds it empty and returns its credit at once, so such "
+                "columns cost it no cycle.", ""]
         if ref:
             out += [f"FPGA column: the cycle model at {ref['n_pe']} PEs (the largest routed "
                     f"build, {ref['source']}) at its routed Fmax; a projection, since these "

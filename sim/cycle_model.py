@@ -95,7 +95,7 @@ class LayerCycles:
                 "entries": int(self.work.sum()), "ideal": float(self.ideal)}
 
 
-def layer_cycles(layer, hw, act):
+def layer_cycles(layer, hw, act, broadcasts=1):
     """Cycles of one layer for one input vector.
 
     Parameters
@@ -106,6 +106,11 @@ def layer_cycles(layer, hw, act):
         The hardware parameters.
     act : numpy.ndarray
         The layer's input activation codes, hardware order, length ``n_in``.
+    broadcasts : int
+        Items the broadcast can fire per cycle.  The RTL fires one; 2 models a
+        wider broadcast (a study: the scanner emits up to two nonzeros of a row
+        per cycle, each PE's pointer memory and queue take two items per cycle,
+        and the credit check covers both).
     """
     n_pe = hw.n_pe
     t = Timing(hw)
@@ -129,7 +134,10 @@ def layer_cycles(layer, hw, act):
     pe_index = np.arange(n_pe)
     ready = t.scan_start
     for n in range(n_items):
-        if n:
+        if n and rows[n] == rows[n - 1] and broadcasts > 1:
+            ready = fire[n - 1] if n < broadcasts else max(fire[n - 1],
+                                                           fire[n - broadcasts] + 1)
+        elif n:
             ready = fire[n - 1] + 1 + empty_before[rows[n]] - empty_before[rows[n - 1]]
         else:
             ready += empty_before[rows[0]]
