@@ -199,18 +199,25 @@ def cmd_simulate(args):
                          what=args.input, sim=args.sim, bake=args.bake,
                          bundle_dir=args.bundle, saturation_threshold=args.saturation_threshold,
                          strict=args.strict)
+    return _finish(args, y, report, f"({args.sim})",
+                   None if args.sim == "golden" else f"the {args.sim} RTL")
+
+
+def _finish(args, y, report, where, hardware):
+    """Write the outputs and the report of simulate or run; a ``hardware``
+    result that differs from the models is an error."""
     y = y.astype(np.int16) if args.raw else y
     save_array(args.output, y)
     if args.report:
         _write_json(args.report, report)
     if not args.quiet:
-        print(f"{report['batch']} input(s), {report['cycles']} cycles "
-              f"({args.sim}); output written to {args.output}")
-    if args.sim != "golden":
+        print(f"{report['batch']} input(s), {report['cycles']} cycles {where}; output "
+              f"written to {args.output}")
+    if hardware is not None:
         if not report["golden_match"]:
-            raise EieError(f"the {args.sim} RTL output differs from the golden model")
+            raise EieError(f"{hardware}'s output differs from the golden model")
         if not report["cycle_model_match"]:
-            raise EieError(f"the {args.sim} RTL cycle counts differ from the cycle model")
+            raise EieError(f"{hardware}'s cycle counters differ from the cycle model")
     return 0
 
 
@@ -231,19 +238,7 @@ def cmd_run(args):
                                  what=args.input, saturation_threshold=args.saturation_threshold,
                                  strict=args.strict)
         report["board"] = board.info
-    y = y.astype(np.int16) if args.raw else y
-    save_array(args.output, y)
-    if args.report:
-        _write_json(args.report, report)
-    if not args.quiet:
-        print(f"{report['batch']} input(s), {report['cycles']} cycles on the board; output "
-              f"written to {args.output}")
-    if not report["golden_match"]:
-        raise EieError("the board's output differs from the golden model (a hardware fault, or "
-                       "a bitstream of another version)")
-    if not report["cycle_model_match"]:
-        raise EieError("the board's cycle counters differ from the cycle model")
-    return 0
+    return _finish(args, y, report, "on the board", "the board")
 
 
 def cmd_program(args):

@@ -636,7 +636,7 @@ class _OnnxChain:
 
 # -- float reference ------------------------------------------------------------------------
 
-def float_forward(layers, relu, x, collect=None):
+def float_forward(layers, relu, x, collect=None, inputs=None):
     """The float model on ``x``: ``(batch, n_in)``, or ``(batch, T, n_in)`` if a
     layer is an LSTM.
 
@@ -644,14 +644,17 @@ def float_forward(layers, relu, x, collect=None):
     dense or SciPy sparse matrix (an LSTM's ``[W_ih | W_hh]``), ``b`` a vector
     or None; ``relu`` per layer.  ``collect``, if a list, receives per layer
     the largest magnitudes of its input and its output (for an LSTM: of
-    ``[a; h]`` and of the gate pre-activations).  Returns the model's output,
-    ``(batch, n_out)`` or ``(batch, T, n_out)``.
+    ``[a; h]`` and of the gate pre-activations).  ``inputs``, if a list,
+    receives per layer its inputs over all steps, ``(samples, n_in)`` with the
+    steps outermost.  Returns the model's output, ``(batch, n_out)`` or
+    ``(batch, T, n_out)``.
     """
     x = np.asarray(x, dtype=np.float64)
     recurrent = any(kind == LSTM_KIND for kind, _, _ in layers)
     steps = [x[:, t] for t in range(x.shape[1])] if recurrent else [x]
     state = [None] * len(layers)
     stats = [[0.0, 0.0] for _ in layers]
+    seen = [[] for _ in layers]
     outs = []
     for a in steps:
         for l, ((kind, w, b), r) in enumerate(zip(layers, relu)):
@@ -661,6 +664,7 @@ def float_forward(layers, relu, x, collect=None):
                     state[l] = (np.zeros((a.shape[0], hidden)), np.zeros((a.shape[0], hidden)))
                 h, c = state[l]
                 inp = np.concatenate([a, h], axis=1)
+                seen[l].append(inp)
                 z = np.asarray(inp @ w.T) + (0 if b is None else b)
                 h, c = lstm_cell(z, c)
                 state[l] = (h, c)
@@ -668,6 +672,7 @@ def float_forward(layers, relu, x, collect=None):
                 stats[l][1] = max(stats[l][1], float(np.abs(z).max(initial=0)))
                 a = h
             else:
+                seen[l].append(a)
                 stats[l][0] = max(stats[l][0], float(np.abs(a).max(initial=0)))
                 a = np.asarray(a @ w.T) + (0 if b is None else b)
                 if r:
@@ -676,6 +681,8 @@ def float_forward(layers, relu, x, collect=None):
         outs.append(a)
     if collect is not None:
         collect.extend(stats)
+    if inputs is not None:
+        inputs.extend(np.concatenate(v, axis=0) for v in seen)
     return np.stack(outs, axis=1) if recurrent else outs[0]
 
 

@@ -19,7 +19,7 @@ of every step.
 import numpy as np
 
 from ..errors import ModelError
-from ..recurrent import FC_KIND, LSTM_KIND, lstm_cell
+from ..recurrent import FC_KIND, LSTM_KIND
 from .model import LSTM, Model, is_lstm
 
 __all__ = ["layer_inputs", "refit_prune"]
@@ -27,34 +27,17 @@ __all__ = ["layer_inputs", "refit_prune"]
 
 def layer_inputs(layers, relu, x):
     """Every layer's inputs on ``x`` in the float model, ``(samples, n_in)`` each
-    (an LSTM's ``[x_t; h_{t-1}]`` over all steps and sequences).
+    (an LSTM's ``[x_t; h_{t-1}]`` over all steps and sequences, steps outermost).
 
     ``layers`` are ``(kind, w, b)`` as in :func:`eie.gen.model.float_forward`.
     """
+    from .model import float_forward
     x = np.asarray(x, dtype=np.float64)
-    recurrent = any(kind == LSTM_KIND for kind, _, _ in layers)
-    if recurrent and x.ndim == 2:
+    if any(kind == LSTM_KIND for kind, _, _ in layers) and x.ndim == 2:
         x = x[None]
-    steps = [x[:, t] for t in range(x.shape[1])] if recurrent else [x]
-    seen = [[] for _ in layers]
-    state = [None] * len(layers)
-    for a in steps:
-        for l, ((kind, w, b), r) in enumerate(zip(layers, relu)):
-            if kind == LSTM_KIND:
-                if state[l] is None:
-                    hidden = w.shape[0] // 4
-                    state[l] = (np.zeros((a.shape[0], hidden)), np.zeros((a.shape[0], hidden)))
-                a = np.concatenate([a, state[l][0]], axis=1)
-                seen[l].append(a)
-                h, c = lstm_cell(a @ w.T + (0 if b is None else b), state[l][1])
-                state[l] = (h, c)
-                a = h
-            else:
-                seen[l].append(a)
-                a = a @ w.T + (0 if b is None else b)
-                if r:
-                    a = np.maximum(a, 0)
-    return [np.concatenate(s, axis=0) for s in seen]
+    seen = []
+    float_forward(layers, relu, x, inputs=seen)
+    return seen
 
 
 def _refit_layer(w, keep, inputs, ridge, target):
