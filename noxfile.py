@@ -10,6 +10,7 @@ nox.options.reuse_existing_virtualenvs = True
 def tests(session):
     """The test suite (the README's test command, inside a nox venv)."""
     session.install("-e", ".[dev]")
+    session.install("--no-deps", "silero-vad")     # its weights; not its PyTorch dependency
     session.run("python", "-m", "pytest", *session.posargs)
 
 
@@ -37,6 +38,14 @@ def demo(session):
     """The end-to-end demo (the README's main job)."""
     session.install("-e", ".")
     session.run("eie", "demo", *session.posargs)
+
+
+@nox.session
+def vad(session):
+    """silero-vad's LSTM on EIE (``eie demo --model silero-vad``)."""
+    session.install("-e", ".[dev]")
+    session.install("--no-deps", "silero-vad")
+    session.run("eie", "demo", "--model", "silero-vad", *session.posargs)
 
 
 @nox.session
