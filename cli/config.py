@@ -141,9 +141,10 @@ class Timing:
         presents its column address to every PE's pointer memory at
         ``t + bcast_latency``.
     ``queue_latency``
-        ``bcast_latency + 4``: three cycles for the pointer read (the block
-        RAM's output is registered twice), one for the queue, so the item is
-        at the head of the PE's queue at ``t + queue_latency``.
+        ``bcast_latency + 5``: four cycles for the pointer read (its address
+        is registered, the block RAM's output registered twice), one for the
+        queue, so the item is at the head of the PE's queue at
+        ``t + queue_latency``.
     ``credits``
         ``fifo_depth + queue_latency``: the broadcast fires only while every PE
         has fewer than this many items fired but not yet popped, so that
@@ -191,7 +192,7 @@ class Timing:
 
     @property
     def queue_latency(self):
-        return self.bcast_latency + 4
+        return self.bcast_latency + 5
 
     @property
     def credits(self):

@@ -2,7 +2,7 @@
 
 The broadcast of an activation is a promise that every PE will store it: an
 item *fired* at cycle ``t`` reaches the queue a fixed number of cycles later
-(``bcast_latency + 3``).  Each queue therefore counts *credits in use*: items
+(``bcast_latency + 4``).  Each queue therefore counts *credits in use*: items
 fired and not yet popped.  The broadcast fires only while every queue has a
 count below ``credits``; the queue holds ``credits`` items, so it cannot
 overflow whatever is in flight.  ``fifo_depth`` of DESIGN.md is ``credits``

@@ -31,15 +31,15 @@ class PtrReader(wiring.Component):
     col_valid, col_value, col, ptr_base, spmat_base : In
         A broadcast activation ``(value, column)`` and the layer's bases.
     item_valid, item : Out
-        Three cycles later (the banks' outputs are registered twice): the
-        queue item (value, absolute start entry, length).
+        Four cycles later (the read address is registered, the banks' outputs
+        twice): the queue item (value, absolute start entry, length).
     host_we, host_addr, host_data : In
         Host write of pointer ``host_addr``.
 
-    Latency :attr:`LATENCY` (3), one column per cycle.
+    Latency :attr:`LATENCY` (4), one column per cycle.
     """
 
-    LATENCY = 3
+    LATENCY = 4
 
     def __init__(self, geometry, init=None):
         self._g = geometry
@@ -74,24 +74,30 @@ class PtrReader(wiring.Component):
             ]
             banks.append(bank)
 
+        # Cycle +1: the banks' read addresses are registers (the sum and the
+        # halving are done the cycle before), so the route to block RAMs
+        # anywhere on the device has a whole cycle.
         p = Signal(g.ptr_addr_width + 1)
-        m.d.comb += [
-            p.eq(self.ptr_base + self.col),
-            banks[0].rd_addr.eq((p + 1)[1:]),
-            banks[1].rd_addr.eq(p[1:]),
-        ]
-        # Cycle +1: the banks' outputs (block RAM clock-to-output), registered
-        # twice: the block RAMs' own output register (cycle +2), whose only
+        m.d.comb += p.eq(self.ptr_base + self.col)
+        addr_even = Signal.like(banks[0].rd_addr)
+        addr_odd = Signal.like(banks[1].rd_addr)
+        valid0, odd0 = Signal(), Signal()
+        value0 = Signal(signed(ACT_BITS))
+        m.d.sync += [addr_even.eq((p + 1)[1:]), addr_odd.eq(p[1:]),
+                     valid0.eq(self.col_valid), odd0.eq(p[0]), value0.eq(self.col_value)]
+        m.d.comb += [banks[0].rd_addr.eq(addr_even), banks[1].rd_addr.eq(addr_odd)]
+        # Cycle +2: the banks' outputs (block RAM clock-to-output), registered
+        # twice: the block RAMs' own output register (cycle +3), whose only
         # load is the register below, so nothing has to sit next to the block
         # RAM however far the PE's logic is.
         valid1, odd1 = Signal(), Signal()
         value1 = Signal(signed(ACT_BITS))
-        m.d.sync += [valid1.eq(self.col_valid), odd1.eq(p[0]), value1.eq(self.col_value)]
+        m.d.sync += [valid1.eq(valid0), odd1.eq(odd0), value1.eq(value0)]
         valid2, odd2 = Signal(), Signal()
         value2 = Signal(signed(ACT_BITS))
         m.d.sync += [valid2.eq(valid1), odd2.eq(odd1), value2.eq(value1)]
         even_near, odd_near = banks[0].rd_data, banks[1].rd_data
-        # Cycle +3: start, length, absolute address.
+        # Cycle +4: start, length, absolute address.
         odd = Signal()
         value = Signal(signed(ACT_BITS))
         base = Signal(g.entry_addr_width)
