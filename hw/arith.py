@@ -17,7 +17,6 @@ layer.
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
-from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..config import ACT_BITS, ACT_MAX, ACT_MIN, WEIGHT_BITS
@@ -156,9 +155,12 @@ class ArithUnit(wiring.Component):
         m = Module()
         g = self._g
         acc_shape = signed(g.hw.acc_width)
-        m.submodules.acc = acc = Memory(shape=acc_shape, depth=g.hw.act_depth, init=[])
-        acc_wp = acc.write_port()
-        acc_rp = acc.read_port()
+        # The accumulators are a BlockRAM: on the ECP5 DP16KD blocks whose own
+        # output register holds the word (an inferred memory had LUTs in front
+        # of that register, on the 4- and 8-PE builds' critical path).  A read
+        # of a row being written returns either word; the bypass below
+        # replaces it in that case.
+        m.submodules.acc = acc = BlockRAM(acc_shape.width, g.hw.act_depth)
 
         # Every block-RAM output (accumulator, bias) is registered twice before
         # any logic: the ECP5's EBR clock-to-output time leaves no room for an
@@ -179,16 +181,12 @@ class ArithUnit(wiring.Component):
             p_row.eq(self.entry_row),
             product.eq(self.weight * self.entry_value),
         ]
-        m.d.comb += [
-            acc_rp.addr.eq(Mux(self.wb_valid, self.wb_row, self.entry_row)),
-            acc_rp.en.eq(1),
-        ]
-        acc_near = Signal(acc_shape)
+        m.d.comb += acc.rd_addr.eq(Mux(self.wb_valid, self.wb_row, self.entry_row))
+        acc_near = acc.rd_data.as_signed()      # the block RAM's output register
         r_valid = Signal()
         r_row = Signal(g.act_addr_width)
         r_product = Signal.like(product)
         m.d.sync += [
-            acc_near.eq(acc_rp.data),
             r_valid.eq(p_valid), r_row.eq(p_row), r_product.eq(product),
         ]
         acc_q = Signal(acc_shape)
@@ -273,8 +271,8 @@ class ArithUnit(wiring.Component):
         m.d.comb += [self.y_valid.eq(out.y_valid), self.y_row.eq(rows[-1]), self.y.eq(out.y)]
 
         m.d.comb += [
-            acc_wp.addr.eq(Mux(q_valid, q_row, wb1_row)),
-            acc_wp.data.eq(Mux(q_valid, new, 0)),
-            acc_wp.en.eq(q_valid | wb1_valid),
+            acc.wr_addr.eq(Mux(q_valid, q_row, wb1_row)),
+            acc.wr_data.eq(Mux(q_valid, new, 0)),
+            acc.wr_en.eq(q_valid | wb1_valid),
         ]
         return m
