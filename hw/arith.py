@@ -198,28 +198,34 @@ class ArithUnit(wiring.Component):
             q_valid.eq(r_valid), q_row.eq(r_row), q_product.eq(r_product),
         ]
 
-        # Accumulate (c + 10), forwarding the results of the three cycles
-        # before.  Which one to forward is decided a cycle ahead, when the
-        # entry's row is compared with the rows of the three entries before it
-        # (then in the accumulate stage and the two result registers), so the
-        # adder's operand is a 4-way choice of registers.
-        last1_valid, last2_valid = Signal(), Signal()
-        last1_row, last2_row = Signal(g.act_addr_width), Signal(g.act_addr_width)
-        last1_sum, last2_sum, last3_sum = (Signal(acc_shape, name=f"last{i}_sum")
+        # Accumulate (c + 10), forwarding the results of the four cycles
+        # before (the accumulator write is registered: a result reaches the
+        # block RAM a cycle after it is computed, so the read at c + 7 misses
+        # the entries one to four ahead).  Which one to forward is decided a
+        # cycle ahead, when the entry's row is compared with the rows of the
+        # four entries before it (then in the accumulate stage and the result
+        # registers), so the adder's operand is a 5-way choice of registers.
+        last1_valid, last2_valid, last3_valid = Signal(), Signal(), Signal()
+        last1_row, last2_row, last3_row = (Signal(g.act_addr_width, name=f"last{i}_row")
                                            for i in (1, 2, 3))
-        fwd1, fwd2, fwd3 = Signal(), Signal(), Signal()
+        last1_sum, last2_sum, last3_sum, last4_sum = (Signal(acc_shape, name=f"last{i}_sum")
+                                                      for i in (1, 2, 3, 4))
+        fwd1, fwd2, fwd3, fwd4 = Signal(), Signal(), Signal(), Signal()
         m.d.sync += [
             fwd1.eq(q_valid & (q_row == r_row)),
             fwd2.eq(last1_valid & (last1_row == r_row)),
             fwd3.eq(last2_valid & (last2_row == r_row)),
+            fwd4.eq(last3_valid & (last3_row == r_row)),
         ]
-        old = Mux(fwd1, last1_sum, Mux(fwd2, last2_sum, Mux(fwd3, last3_sum, acc_q)))
+        old = Mux(fwd1, last1_sum, Mux(fwd2, last2_sum, Mux(fwd3, last3_sum,
+                                                            Mux(fwd4, last4_sum, acc_q))))
         new = Signal(acc_shape)
         m.d.comb += new.eq(old + q_product)
         m.d.sync += [
             last1_valid.eq(q_valid), last1_row.eq(q_row), last1_sum.eq(new),
             last2_valid.eq(last1_valid), last2_row.eq(last1_row), last2_sum.eq(last1_sum),
-            last3_sum.eq(last2_sum),
+            last3_valid.eq(last2_valid), last3_row.eq(last2_row), last3_sum.eq(last2_sum),
+            last4_sum.eq(last3_sum),
         ]
         m.d.comb += self.idle.eq(~p_valid & ~r_valid & ~q_valid)
 
@@ -270,7 +276,9 @@ class ArithUnit(wiring.Component):
             rows.append(row)
         m.d.comb += [self.y_valid.eq(out.y_valid), self.y_row.eq(rows[-1]), self.y.eq(out.y)]
 
-        m.d.comb += [
+        # The accumulator write (a result, or the clear after a writeback
+        # read) is registered: the block RAM's data pins may be anywhere.
+        m.d.sync += [
             acc.wr_addr.eq(Mux(q_valid, q_row, wb1_row)),
             acc.wr_data.eq(Mux(q_valid, new, 0)),
             acc.wr_en.eq(q_valid | wb1_valid),
