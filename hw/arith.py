@@ -2,11 +2,11 @@
 
 Compute: the weight ``S[v]`` and the activation are multiplied (cycle
 ``c + 7`` of an entry issued at ``c``) while the accumulator of the entry's row
-is read; the product and the accumulator are registered twice, and the cycle
-after adds and writes back.  The read misses the three updates still in
-flight, so the accumulate stage forwards its last three results (an entry's
-row may repeat one to three entries later: the last of a column and the first
-of the next).
+is read; the product and the accumulator are registered twice, the cycle
+after adds, and the write back is registered.  The read misses the four
+updates still in flight, so the accumulate stage forwards its last four
+results (an entry's row may repeat one to four entries later: the last of a
+column and the first of the next).
 
 Writeback: once the layer's compute is over, the control unit walks the local
 rows; each is read with its bias, rounded, shifted, saturated and passed
@@ -169,10 +169,10 @@ class ArithUnit(wiring.Component):
         #
         # Multiply (c + 7) while the accumulator is read; the product is
         # registered (c + 8, c + 9), the accumulator twice (c + 8, c + 9), then
-        # they are added and written back at c + 10.  The read misses the three
-        # updates still in flight (written at c + 7, c + 8 and c + 9 by the
-        # entries three, two and one ahead), so the accumulate stage forwards
-        # its last three results, the newest first.
+        # they are added at c + 10 and written back at c + 11.  The read misses
+        # the four updates still in flight (written at c + 7 .. c + 10 by the
+        # entries four to one ahead), so the accumulate stage forwards its last
+        # four results, the newest first.
         p_valid = Signal()
         p_row = Signal(g.act_addr_width)
         product = Signal(signed(ACT_BITS + WEIGHT_BITS))
