@@ -37,12 +37,15 @@ class ActFile(wiring.Component):
         Read local index ``rd_addr`` of the source bank; ``rd_data`` holds the
         value from the second cycle after until the next read (the block RAM's
         output is registered), ``rd_nz`` its nonzero flag.
-    wr_en, wr_addr, wr_data : In
-        Write local row ``wr_addr`` of the destination bank.
+    wr_en, wr_addr, wr_data, wr_nz : In
+        Write local row ``wr_addr`` of the destination bank; ``wr_nz`` is
+        ``wr_data != 0``, worked out (and registered) by the writer, so no
+        logic stands in front of the block RAM's data pins.
     host_mode : In(1)
         The host owns the ports (the accelerator is not busy).
-    host_re, host_we, host_addr, host_data : In
-        Host access to ``bank * act_depth + index`` (``host_addr`` is that index).
+    host_re, host_we, host_addr, host_data, host_nz : In
+        Host access to ``bank * act_depth + index`` (``host_addr`` is that
+        index); ``host_nz`` is ``host_data != 0``, registered with it.
     """
 
     def __init__(self, geometry):
@@ -57,11 +60,13 @@ class ActFile(wiring.Component):
             "wr_en": In(1),
             "wr_addr": In(g.act_addr_width),
             "wr_data": In(signed(ACT_BITS)),
+            "wr_nz": In(1),
             "host_mode": In(1),
             "host_re": In(1),
             "host_we": In(1),
             "host_addr": In((2 * g.hw.act_depth - 1).bit_length()),
             "host_data": In(signed(ACT_BITS)),
+            "host_nz": In(1),
         })
 
     def elaborate(self, platform):
@@ -83,8 +88,8 @@ class ActFile(wiring.Component):
             self.rd_nz.eq(mem.rd_data[ACT_BITS]),
             mem.wr_addr.eq(Mux(self.host_mode, self.host_addr,
                                bank_addr(~self.src, self.wr_addr))),
-            mem.wr_data.eq(Mux(self.host_mode, Cat(self.host_data, self.host_data != 0),
-                               Cat(self.wr_data, self.wr_data != 0))),
+            mem.wr_data.eq(Mux(self.host_mode, Cat(self.host_data, self.host_nz),
+                               Cat(self.wr_data, self.wr_nz))),
             mem.wr_en.eq(Mux(self.host_mode, self.host_we, self.wr_en)),
         ]
         return m

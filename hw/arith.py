@@ -64,6 +64,7 @@ class OutputStage(wiring.Component):
             "relu": In(1),
             "y_valid": Out(1),
             "y": Out(signed(ACT_BITS)),
+            "y_nz": Out(1),
         })
 
     def elaborate(self, platform):
@@ -85,9 +86,13 @@ class OutputStage(wiring.Component):
         ]
         shifted = s3[1]
         sat = Mux(shifted > ACT_MAX, ACT_MAX, Mux(shifted < ACT_MIN, ACT_MIN, shifted))
+        y = Mux(s3[3] & (sat < 0), 0, sat)
         m.d.sync += [
             self.y_valid.eq(s3[0]),
-            self.y.eq(Mux(s3[3] & (sat < 0), 0, sat)),
+            self.y.eq(y),
+            # Registered with the value: the activation file stores it next to
+            # it, with no logic in front of the block RAM's data pins.
+            self.y_nz.eq(y != 0),
         ]
         return m
 
@@ -144,6 +149,7 @@ class ArithUnit(wiring.Component):
             "has_bias": In(1),
             "bias_base": In(g.bias_addr_width),
             "y_valid": Out(1),
+            "y_nz": Out(1),
             "y_row": Out(g.act_addr_width),
             "y": Out(signed(ACT_BITS)),
             "host_we": In(1),
@@ -274,7 +280,8 @@ class ArithUnit(wiring.Component):
             row = Signal(g.act_addr_width, name=f"wb_row_d{n + 4}")
             m.d.sync += row.eq(rows[-1])
             rows.append(row)
-        m.d.comb += [self.y_valid.eq(out.y_valid), self.y_row.eq(rows[-1]), self.y.eq(out.y)]
+        m.d.comb += [self.y_valid.eq(out.y_valid), self.y_row.eq(rows[-1]), self.y.eq(out.y),
+                     self.y_nz.eq(out.y_nz)]
 
         # The accumulator write (a result, or the clear after a writeback
         # read) is registered: the block RAM's data pins may be anywhere.

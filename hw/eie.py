@@ -5,7 +5,7 @@ from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from ..config import CODEBOOK_SIZE, HwConfig
+from ..config import ACT_BITS, CODEBOOK_SIZE, HwConfig
 from .control import Control
 from .geometry import Geometry, HostMap, Region, flags_value
 from .local_reg import local_register
@@ -188,6 +188,7 @@ class EIE(wiring.Component):
                 "host_we_codebook": we & (region == Region.CODEBOOK),
                 "host_offset": offset,
                 "host_data": self.host_wdata,
+                "host_nz": self.host_wdata[:ACT_BITS] != 0,
             }
             for name, value in host_port.items():
                 port = getattr(pe, name)

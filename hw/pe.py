@@ -51,7 +51,8 @@ class PE(wiring.Component):
     wb_valid, wb_row : In
         Writeback of a local row.
     host_* : In
-        Host writes (and activation reads) selected by the top for this PE.
+        Host writes (and activation reads) selected by the top for this PE;
+        ``host_nz`` is ``host_data[:16] != 0`` (an activation's nonzero flag).
     """
 
     def __init__(self, geometry, spmat_init=None, ptr_init=None, bias_init=None,
@@ -84,6 +85,7 @@ class PE(wiring.Component):
             "host_we_codebook": In(1),
             "host_offset": In(g.host.offset_bits),
             "host_data": In(64),
+            "host_nz": In(1),
         })
 
     def elaborate(self, platform):
@@ -142,12 +144,14 @@ class PE(wiring.Component):
             acts.wr_en.eq(arith.y_valid),
             acts.wr_addr.eq(arith.y_row),
             acts.wr_data.eq(arith.y),
+            acts.wr_nz.eq(arith.y_nz),
             # Host.
             acts.host_mode.eq(self.host_mode),
             acts.host_re.eq(self.host_re_act),
             acts.host_we.eq(self.host_we_act),
             acts.host_addr.eq(self.host_offset),
             acts.host_data.eq(self.host_data),
+            acts.host_nz.eq(self.host_nz),
             spmat.host_we.eq(self.host_we_spmat),
             spmat.host_addr.eq(self.host_offset),
             spmat.host_data.eq(self.host_data),

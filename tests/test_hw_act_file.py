@@ -19,6 +19,7 @@ def test_banks_swap_and_host_access(depth):
             ctx.set(dut.host_we, 1)
             ctx.set(dut.host_addr, a)
             ctx.set(dut.host_data, 100 + a if a % 3 else 0)
+            ctx.set(dut.host_nz, bool(a % 3))
             await ctx.tick()
         ctx.set(dut.host_we, 0)
         ctx.set(dut.host_mode, 0)
@@ -35,6 +36,7 @@ def test_banks_swap_and_host_access(depth):
             ctx.set(dut.wr_en, 1)                 # writes go to the other bank
             ctx.set(dut.wr_addr, 2)
             ctx.set(dut.wr_data, -7 - src)
+            ctx.set(dut.wr_nz, 1)
             await ctx.tick()
             ctx.set(dut.wr_en, 0)
         ctx.set(dut.host_mode, 1)

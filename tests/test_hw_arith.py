@@ -34,6 +34,7 @@ def test_output_stage(width):
             await ctx.tick()
             if ctx.get(dut.y_valid):
                 got.append(ctx.get(dut.y))
+                assert ctx.get(dut.y_nz) == (got[-1] != 0)
 
     run_sim(dut, tb)
     want = [int(output_stage(np.array([x]), s, r)[0]) for x, s, r in zip(xs, shifts, relus)]
