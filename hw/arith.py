@@ -91,8 +91,10 @@ class OutputStage(wiring.Component):
             self.y_valid.eq(s3[0]),
             self.y.eq(y),
             # Registered with the value: the activation file stores it next to
-            # it, with no logic in front of the block RAM's data pins.
-            self.y_nz.eq(y != 0),
+            # it, with no logic in front of the block RAM's data pins.  From the
+            # shifted value, beside the saturation rather than after it
+            # (saturating keeps a value nonzero; ReLU zeroes the negatives).
+            self.y_nz.eq((shifted != 0) & ~(s3[3] & shifted[-1])),
         ]
         return m
 
