@@ -168,6 +168,9 @@ class EIE(wiring.Component):
         credit_if_fire = 1
         credit_if_hold = 1
         all_idle = 1
+        # The AND of every PE's idle flag is registered: the control unit ends
+        # the compute phase a cycle after every PE is idle (and nothing fired).
+        all_idle_r = Signal(init=1)
         pes = []
         for k in range(n):
             pe = PE(g, **self._inits(k))
@@ -224,10 +227,12 @@ class EIE(wiring.Component):
             all_if_fire.eq(credit_if_fire),
             all_if_hold.eq(credit_if_hold),
             fired.eq(scanner.fire),
+            # Idle after this cycle: idle now, and no activation fired now.
+            all_idle_r.eq(all_idle & ~scanner.fire),
         ]
         m.d.comb += [
             scanner.all_credit.eq(Mux(fired, all_if_fire, all_if_hold)),
-            control.all_idle.eq(all_idle),
+            control.all_idle.eq(all_idle_r),
         ]
 
         # Each PE's activation file output comes from its block RAM's output

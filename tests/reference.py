@@ -100,12 +100,13 @@ def simulate_layer(col_len, act, n_pe, n_out, timing):
     last_issue = [None] * n_pe
 
     t = 0
+    was_idle = True      # the registered AND of the PEs' idle flags
     while True:
-        # Control: compute phase over?
+        # Control: compute phase over (on the PEs' idle flags of the cycle before)?
         idle = all(count[k] == 0 and remaining[k] == 0 and
                    (last_issue[k] is None or t >= last_issue[k] + timing.arith_drain)
                    for k in range(n_pe))
-        if scan_done and idle:
+        if scan_done and was_idle:
             return t + 1 + -(-n_out // n_pe) + timing.writeback_latency
 
         q = buf[0] if buf else None
@@ -158,6 +159,7 @@ def simulate_layer(col_len, act, n_pe, n_out, timing):
             if fire:
                 count[k] += 1
         # Clock edge.
+        was_idle = idle and not fire
         cur, mask = new_cur, new_mask
         d1, d2, buf, rd_issue = new_d1, new_d2, new_buf, new_issue
         t += 1
