@@ -76,7 +76,7 @@ def generate(hw=None, bundle=None, max_layers=None, bake=False, name=TOP_NAME):
 
 #: Memories whose zero initial contents the design relies on: the accumulators
 #: start a run cleared (writeback clears them again after every layer).
-ZERO_INIT_NEEDED = ("acc",)
+ZERO_INIT_NEEDED = ("acc_rows",)
 
 _INIT_BLOCK = re.compile(r"^  initial begin\n((?:    [\w\\$.]+\[\d+\] = \d+'h0+;\n)+)  end\n",
                          re.MULTILINE)

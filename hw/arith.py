@@ -168,7 +168,10 @@ class ArithUnit(wiring.Component):
         # of that register, on the 4- and 8-PE builds' critical path).  A read
         # of a row being written returns either word; the bypass below
         # replaces it in that case.
-        m.submodules.acc = acc = BlockRAM(acc_shape.width, g.hw.act_depth)
+        # Zeros at configuration, as the hardware's are: the first layer reads
+        # rows nothing has written yet (the generated Verilog keeps the zero
+        # initial contents of the memory named "acc_rows", eie.gen.verilog).
+        m.submodules.acc = acc = BlockRAM(acc_shape.width, g.hw.act_depth, name="acc_rows")
 
         # Every block-RAM output (accumulator, bias) is registered twice before
         # any logic: the ECP5's EBR clock-to-output time leaves no room for an

@@ -92,6 +92,8 @@ class BlockRAM(wiring.Component):
     width, depth : int
     init : sequence of int, optional
         Initial contents.
+    name : str
+        Name of the inferred memory (simulation, generated Verilog).
 
     Members
     -------
@@ -104,9 +106,10 @@ class BlockRAM(wiring.Component):
         returns either value.
     """
 
-    def __init__(self, width, depth, init=()):
+    def __init__(self, width, depth, init=(), name="storage"):
         self._width = width
         self._depth = depth
+        self._name = name
         self._init = [int(w) for w in init]
         if len(self._init) > depth:
             raise ValueError(f"{len(self._init)} initial words for a memory of {depth}")
@@ -124,8 +127,8 @@ class BlockRAM(wiring.Component):
         if is_ecp5(platform) and not uses_lut_ram(self._depth, self._width):
             return self._elaborate_dp16kd()
         m = Module()
-        m.submodules.storage = mem = Memory(shape=self._width, depth=self._depth,
-                                            init=self._init)
+        m.submodules[self._name] = mem = Memory(shape=self._width, depth=self._depth,
+                                                init=self._init)
         wp = mem.write_port()
         rp = mem.read_port()
         m.d.comb += [wp.addr.eq(self.wr_addr), wp.data.eq(self.wr_data), wp.en.eq(self.wr_en),
