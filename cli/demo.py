@@ -65,11 +65,11 @@ def _train_prune_share(seed, log, progress):
             "shared_accuracy": shared_acc}
 
 
-def _load_user(model, data, density):
+def _load_user(model, data):
     """A user's model and data (``x_test``/``y_test``, or ``x``/``y``; optional
-    ``x_train`` for calibration), pruned to ``density`` in one shot."""
+    ``x_train`` for calibration)."""
     from .gen.evaluate import Task, load_data
-    from .gen.model import ARCHIVE_ERRORS
+    from .gen.model import ARCHIVE_ERRORS, is_lstm
     m = load_model(model)
     x_te, y_te = load_data(data, "--data")
     try:
@@ -77,18 +77,16 @@ def _load_user(model, data, density):
             x_tr = d["x_train"] if "x_train" in d.files else x_te
     except ARCHIVE_ERRORS as e:
         raise InputError(f"{data}: x_train cannot be read ({e})") from None
-    if m.weights and not hasattr(m.weights[0], "w_ih") and \
-            np.shape(x_te)[-1] != np.shape(m.weights[0])[1]:
+    first = m.weights[0]
+    n_in = np.shape(first.w_ih if is_lstm(first) else first)[1]
+    if np.shape(x_te)[-1] != n_in:
         raise InputError(f"{data}: x has {np.shape(x_te)[-1]} features, the model takes "
-                         f"{np.shape(m.weights[0])[1]}")
+                         f"{n_in}")
     name = os.path.splitext(os.path.basename(str(model)))[0]
-    shapes = [np.shape(m.weights[0])[1]] + [np.shape(getattr(w, "w_hh", w))[0]
-                                            // (4 if hasattr(w, "w_hh") else 1)
-                                            for w in m.weights]
-    out = m.forward(x_te[None] if hasattr(m.weights[0], "w_ih") and x_te.ndim == 2 else x_te)
-    task = Task.of(y_te, out.shape[-1])
-    return {"model": m, "x_train": x_tr, "x_test": x_te, "y_test": y_te, "task": task,
-            "title": f"{name} {'-'.join(map(str, shapes))}", "density": density}
+    widths = [n_in] + [w.hidden if is_lstm(w) else np.shape(w)[0] for w in m.weights]
+    return {"model": m, "x_train": x_tr, "x_test": x_te, "y_test": y_te,
+            "task": Task.of(y_te, widths[-1]),
+            "title": f"{name} {'-'.join(map(str, widths))}"}
 
 
 def fpga_reference(n_pe, report=None):
@@ -122,7 +120,7 @@ def run_demo(out_dir="eie-demo", n_pe=8, seed=0, model=None, data=None, log=prin
     fpga = fpga_reference(n_pe, fmax_report)
     if model:
         from .gen.evaluate import evaluate
-        st = _load_user(model, data, density)
+        st = _load_user(model, data)
         bundle = compress(st["model"], n_pe=n_pe, calibration=st["x_train"], density=density)
         ev = evaluate(st["model"], bundle, st["x_test"], st["y_test"], density=density)
         st.update(float_accuracy=ev["float"], pruned_accuracy=ev["pruned"])
