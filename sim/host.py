@@ -175,16 +175,8 @@ class HostDriver:
         Returns the last layer's output codes (hardware row order), the run's
         cycles and the per-layer cycles, all read from the accelerator.
         """
-        hmap = self.hmap
         await self.write_all(input_writes(codes, self.g))
-        await self.port.write(hmap.addr(Region.CTRL, 0, Reg.CONTROL), 1)
-        await self.port.wait_done(self.max_cycles)
-        status = await self.port.read(hmap.addr(Region.CTRL, 0, Reg.CONTROL))
-        if status & 3 != 2:
-            raise EieError(f"the accelerator did not finish (status {status:#x})")
-        cycles = await self.port.read(hmap.addr(Region.CTRL, 0, Reg.CYCLES))
-        layers = [await self.port.read(hmap.addr(Region.CTRL, 0, Reg.LAYER_CYCLES + l))
-                  for l in range(len(self.bundle.layers))]
+        cycles, layers = await self._run_segment(0, len(self.bundle.layers) - 1)
         y = await self.read_acts(len(self.bundle.layers) & 1, self.bundle.layers[-1].n_out)
         return y, cycles, layers
 
