@@ -27,7 +27,7 @@ from ..errors import CapacityError, ModelError
 from .bundle import Bundle, Layer
 from .encode import encode_layer, local_rows
 from .kmeans import kmeans_1d
-from .model import LSTM, Model, float_forward, is_lstm, load_model
+from .model import LSTM, Model, default_relu, float_forward, is_lstm, load_model
 from ..recurrent import FC_KIND, LSTM_KIND
 
 __all__ = ["compress", "CompressOptions", "load_model", "prune", "keep_largest", "share_weights",
@@ -456,13 +456,12 @@ def compress(weights, biases=None, options=None, **kw):
         raise ModelError(f"{len(names)} layer names for {n} layers")
     checked = _check_model(weights, biases, names)
     kinds = [k for k, _, _, _ in checked]
-    fcs = [l for l, k in enumerate(kinds) if k == FC_KIND]
     if opts.relu is not None:
         relu = [bool(r) for r in _per_layer(opts.relu, n, "relu (--relu)", None)]
     elif given is not None and given.relu is not None:
         relu = [bool(r) for r in given.relu]
-    else:       # every fully connected layer but the last has a ReLU
-        relu = [k == FC_KIND and l != fcs[-1] for l, k in enumerate(kinds)]
+    else:
+        relu = default_relu(kinds)
     for l, k in enumerate(kinds):
         if k == LSTM_KIND and relu[l]:
             raise ModelError(f"layer {names[l]}: an LSTM layer has no ReLU (its output goes "

@@ -14,7 +14,6 @@ from the targets and the model's outputs:
 import numpy as np
 
 from ..errors import InputError, ModelError
-from ..recurrent import FC_KIND, LSTM_KIND
 from .model import Model, is_lstm
 
 __all__ = ["Task", "load_data", "evaluate", "retrain", "ACCURACY_DROP_WARNING"]
@@ -108,21 +107,14 @@ def load_data(path, what="data"):
     return x, y
 
 
-def _dense_layers(model, pruned=None):
-    """``(kind, w, b)`` of a model's layers; with ``pruned`` COO tuples, the pruned weights."""
-    layers = []
-    for l, (w, b) in enumerate(zip(*model)):
-        if is_lstm(w):
-            mat, bias, kind = w.matrix(), w.bias(), LSTM_KIND
-        else:
-            mat, bias, kind = np.asarray(w, dtype=np.float64), b, FC_KIND
-            bias = None if bias is None else np.asarray(bias, dtype=np.float64)
-        if pruned is not None:
-            rows, cols, vals, shape = pruned[l]
-            mat = np.zeros(shape)
-            mat[rows, cols] = vals
-        layers.append((kind, mat, bias))
-    return layers
+def _with_weights(layers, coos):
+    """``layers`` (``(kind, w, b)``) with the weight matrices of COO tuples."""
+    out = []
+    for (kind, _, bias), (rows, cols, vals, shape) in zip(layers, coos):
+        mat = np.zeros(shape)
+        mat[rows, cols] = vals
+        out.append((kind, mat, bias))
+    return out
 
 
 def evaluate(model, bundle, x, y, density=None, prune_scope="layer", pruned_model=None,
@@ -140,20 +132,19 @@ def evaluate(model, bundle, x, y, density=None, prune_scope="layer", pruned_mode
 
     if not isinstance(model, Model):
         raise ModelError("evaluate() needs the Model the bundle was compressed from")
-    relu = [bool(r) for r in (model.relu or [not is_lstm(w) and l < len(model[0]) - 1
-                                             for l, w in enumerate(model[0])])]
+    relu = model.relu_flags()
     if bundle.recurrent and np.ndim(x) == 2:
         x = np.asarray(x)[None]
     try:
-        out_float = float_forward(_dense_layers(model), relu, x)
+        layers = model.float_layers()
+        out_float = float_forward(layers, relu, x)
     except ValueError as e:
         raise InputError(f"data: x of shape {np.shape(x)} does not fit the model ({e})") from None
     task = Task.of(y, out_float.shape[-1])
     if pruned_model is None:        # the model pruned as the compiler prunes it
-        dense = [m for _, m, _ in _dense_layers(model)]
-        pruned = _dense_layers(model, prune(dense, density, prune_scope))
+        pruned = _with_weights(layers, prune([m for _, m, _ in layers], density, prune_scope))
     else:                           # pruned otherwise (retrained, refit)
-        pruned = _dense_layers(pruned_model)
+        pruned = pruned_model.float_layers()
     out_pruned = float_forward(pruned, relu, x)
     out_eie, report = simulate(bundle, x, what="evaluation data",
                                saturation_threshold=saturation_threshold, strict=strict)
@@ -177,7 +168,7 @@ def retrain(model, x, y, density, rng=None, log=print, progress=None):
     ws = [np.array(w, dtype=np.float64) for w in model[0]]
     bs = [np.zeros(w.shape[0]) if b is None else np.array(b, dtype=np.float64)
           for w, b in zip(ws, model[1])]
-    relu = [bool(r) for r in (model.relu or [l < len(ws) - 1 for l in range(len(ws))])]
+    relu = model.relu_flags()
     x = np.asarray(x, dtype=np.float64)
     if x.ndim != 2 or x.shape[1] != ws[0].shape[1]:
         raise InputError(f"training data: x must be (n, {ws[0].shape[1]}), got {x.shape}")

@@ -40,7 +40,8 @@ import numpy as np
 from ..errors import ModelError
 from ..recurrent import FC_KIND, LSTM_KIND, lstm_cell
 
-__all__ = ["LSTM", "Model", "load_model", "float_forward", "is_lstm", "read_safetensors",
+__all__ = ["LSTM", "Model", "load_model", "float_forward", "is_lstm", "default_relu",
+           "read_safetensors",
            "save_safetensors"]
 
 
@@ -87,6 +88,13 @@ def is_lstm(layer):
     return isinstance(layer, LSTM)
 
 
+def default_relu(kinds):
+    """The default ReLU rule: every fully connected layer but the last fully
+    connected one has a ReLU (an LSTM never has one)."""
+    fcs = [l for l, k in enumerate(kinds) if k == FC_KIND]
+    return [k == FC_KIND and l != fcs[-1] for l, k in enumerate(kinds)]
+
+
 class Model(tuple):
     """``(weights, biases)`` of a chain of layers, with what the file said.
 
@@ -116,13 +124,23 @@ class Model(tuple):
     def biases(self):
         return self[1]
 
+    def relu_flags(self):
+        """Per layer, whether a ReLU follows: the file's, or :func:`default_relu`."""
+        if self.relu is not None:
+            return [bool(r) for r in self.relu]
+        return default_relu([LSTM_KIND if is_lstm(w) else FC_KIND for w in self[0]])
+
+    def float_layers(self):
+        """``(kind, w, b)`` of each layer, float64 (an LSTM's ``[W_ih | W_hh]``
+        and ``b_ih + b_hh``), as :func:`float_forward` takes them."""
+        return [(LSTM_KIND, w.matrix(), w.bias()) if is_lstm(w) else
+                (FC_KIND, np.asarray(w, dtype=np.float64),
+                 None if b is None else np.asarray(b, dtype=np.float64))
+                for w, b in zip(*self)]
+
     def forward(self, x):
         """The float model on ``x`` (see :func:`float_forward`)."""
-        layers = [(LSTM_KIND, w.matrix(), w.bias()) if is_lstm(w) else
-                  (FC_KIND, np.asarray(w, dtype=np.float64), b) for w, b in zip(*self)]
-        relu = self.relu or [not is_lstm(w) and l < len(self[0]) - 1
-                             for l, w in enumerate(self[0])]
-        return float_forward(layers, relu, x)
+        return float_forward(self.float_layers(), self.relu_flags(), x)
 
 
 def load_model(path):

@@ -19,8 +19,8 @@ of every step.
 import numpy as np
 
 from ..errors import ModelError
-from ..recurrent import FC_KIND, LSTM_KIND
-from .model import LSTM, Model, is_lstm
+from ..recurrent import LSTM_KIND
+from .model import LSTM, Model
 
 __all__ = ["layer_inputs", "refit_prune"]
 
@@ -116,10 +116,8 @@ def refit_prune(model, x, density, ridge=1e-3, share=False):
     densities = list(density) if isinstance(density, (list, tuple)) else [density] * n
     if len(densities) != n:
         raise ModelError(f"density: {len(densities)} values for {n} layers")
-    relu = model.relu or [not is_lstm(w) and l < n - 1 for l, w in enumerate(weights)]
-    layers = [(LSTM_KIND, w.matrix(), w.bias()) if is_lstm(w) else
-              (FC_KIND, np.asarray(w, dtype=np.float64), None if b is None else
-               np.asarray(b, dtype=np.float64)) for w, b in zip(weights, biases)]
+    relu = model.relu_flags()
+    layers = model.float_layers()
     student = np.asarray(x, dtype=np.float64)       # the inputs the pruned model makes
     recurrent = any(kind == LSTM_KIND for kind, _, _ in layers)
     if recurrent and student.ndim == 2:
