@@ -41,9 +41,9 @@ class HwConfig:
     spmat_words : int
         Depth of each PE's sparse-matrix memory, in 64-bit words.
     ptr_depth : int
-        Depth of each PE's pointer memory, in pointers (even; the hardware splits
-        it into an even and an odd bank so a column's start and end come out in
-        one cycle).
+        Depth of each PE's pointer memory, in pointers (even, as bundles have
+        always had it; a column's start and end pointers are read in one
+        cycle, from the memory's two read ports).
     act_depth : int
         Depth of each PE's source and destination activation files and of its
         accumulator file (local rows / local inputs per layer).
@@ -84,7 +84,7 @@ class HwConfig:
                                f"[{lo}, {hi}]")
         if self.ptr_depth % 2:
             raise EieError(f"hardware parameter ptr_depth={self.ptr_depth} must be even "
-                           f"(pointers are split into even and odd banks)")
+                           f"(a pointer memory holds pairs of pointers)")
 
     @property
     def ptr_width(self):

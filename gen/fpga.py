@@ -54,21 +54,26 @@ NARROW_ACC_WIDTH = 36
 EBR_RESERVE = 4
 
 
-def _ebr(depth, width):
+def _ebr(depth, width, read_ports=1):
     """Block RAMs for a memory of ``depth`` x ``width`` (small ones go to LUT RAM).
 
     The same count for the memories Yosys maps and for the block RAMs
     :class:`~eie.hw.bram.BlockRAM` instantiates: the fewest DP16KD blocks.
     """
-    return dp16kd_blocks(depth, width)
+    return dp16kd_blocks(depth, width, read_ports)
 
 
 def ebr_estimate(hw):
     """Block RAMs an EIE instance takes: per PE, its block-RAM memories."""
-    per_pe = (_ebr(hw.spmat_words, 64) + 2 * _ebr(hw.ptr_depth // 2, hw.ptr_width)
+    return hw.n_pe * ebr_per_pe(hw)
+
+
+def ebr_per_pe(hw):
+    """Block RAMs of one PE: sparse matrix, pointers (two read ports),
+    activations (both banks), accumulators and bias."""
+    return (_ebr(hw.spmat_words, 64) + _ebr(hw.ptr_depth, hw.ptr_width, 2)
               + _ebr(2 * hw.act_depth, 17) + _ebr(hw.act_depth, hw.acc_width)
-              + (_ebr(hw.bias_depth, hw.acc_width) if hw.bias_depth else 0))
-    return hw.n_pe * per_pe
+            + (_ebr(hw.bias_depth, hw.acc_width) if hw.bias_depth else 0))
 
 
 def board_hw(board, n_pe, fifo_depth=8, acc_width=None):
@@ -84,17 +89,22 @@ def board_hw(board, n_pe, fifo_depth=8, acc_width=None):
         raise EieError(f"--pes must be a positive integer, not {n_pe!r}")
     budget = spec.ebr - EBR_RESERVE
     widths = (48, NARROW_ACC_WIDTH) if acc_width is None else (acc_width,)
+    # From generous to lean: the sparse matrix first (entries are what a
+    # model needs most), then pointers (columns), then rows (activations,
+    # accumulators and bias alike).
     for width in widths:
-        # From generous to lean: (spmat_words, ptr_depth, act_depth, bias_depth).
         for words in (16384, 8192, 4096, 2048, 1024, 512, 256):
-            for ptr, act, bias in ((4096, 1024, 1024), (2048, 512, 512), (1024, 256, 256),
-                                   (512, 128, 128), (256, 64, 64)):
-                hw = HwConfig(n_pe=n_pe, spmat_words=words, ptr_depth=ptr, act_depth=act,
-                              bias_depth=bias, acc_width=width, fifo_depth=fifo_depth)
-                if ebr_estimate(hw) <= budget:
-                    return hw
-    raise EieError(f"{n_pe} PEs do not fit the {spec.device}'s {spec.ebr} block RAMs "
-                   f"even with the smallest memories")
+            for ptr in (4096, 2048, 1024, 512, 256):
+                for act in (1024, 512, 256, 128, 64):
+                    hw = HwConfig(n_pe=n_pe, spmat_words=words, ptr_depth=ptr, act_depth=act,
+                                  bias_depth=act, acc_width=width, fifo_depth=fifo_depth)
+                    if ebr_estimate(hw) <= budget:
+                        return hw
+    smallest = HwConfig(n_pe=n_pe, spmat_words=256, ptr_depth=256, act_depth=64, bias_depth=64,
+                        acc_width=widths[-1], fifo_depth=fifo_depth)
+    raise EieError(f"{n_pe} PEs do not fit the {spec.device}: even the smallest memories take "
+                   f"{ebr_per_pe(smallest)} block RAMs per PE, {ebr_estimate(smallest)} in all; "
+                   f"the device has {spec.ebr} ({spec.ebr // n_pe} per PE)")
 
 
 def _board(board):

@@ -64,6 +64,8 @@ class ActQueue(wiring.Component):
         self._shape = shape
         self._credits = credits
         count_width = credits.bit_length()
+        # Slots of the memory behind the head: a power of two (see elaborate).
+        self._slots = 1 << max(1, (credits - 1).bit_length())
         super().__init__({
             "fire": In(1),
             "has_credit": Out(1),
@@ -77,7 +79,7 @@ class ActQueue(wiring.Component):
             "r_data": Out(shape),
             "r_en": In(1),
             "count": Out(count_width),
-            "level": Out(count_width),
+            "level": Out(range(self._slots + 2)),
         })
 
     @property
@@ -91,20 +93,24 @@ class ActQueue(wiring.Component):
         # from it); the items behind it wait in a small memory.  A push into an
         # empty queue, or into a queue whose only item is being popped, goes
         # straight to the head, so the head is still visible the cycle after
-        # its push.
-        m.submodules.storage = storage = Memory(shape=self._shape, depth=depth, init=[])
+        # its push.  The memory's depth is a power of two (the pointers wrap
+        # by themselves) and ``stored`` counts up to it: with 15 credits and a
+        # 4-bit ``stored``, Yosys and ABC turned the head's refill into a
+        # multiplexer tree per bit (434 LUT4 and 150 L6MUX21 instead of 96
+        # LUT4 and 5 L6MUX21, measured on the queue alone).
+        slots = self._slots
+        m.submodules.storage = storage = Memory(shape=self._shape, depth=slots, init=[])
         wp = storage.write_port()
         rp = storage.read_port(domain="comb")
 
-        ptr_width = max(1, (depth - 1).bit_length())
-        w_ptr = Signal(ptr_width)
-        r_ptr = Signal(ptr_width)
-        stored = Signal(range(depth + 1))
+        w_ptr = Signal(range(slots))
+        r_ptr = Signal(range(slots))
+        stored = Signal(range(slots + 1))
         head = Signal(self._shape)
         head_valid = Signal()
 
         def incr(ptr):
-            return Mux(ptr == depth - 1, 0, ptr + 1)
+            return (ptr + 1)[:len(ptr)]
 
         do_pop = Signal()
         to_storage = Signal()

@@ -21,7 +21,7 @@ contents are the 18-bit rows of ``INITVAL_00`` .. ``INITVAL_3F`` (16 rows of 20
 bits each), and a port narrower than 9 bits uses 8 of each row half's 9 bits.
 """
 
-from amaranth.hdl import Cat, ClockSignal, Const, Instance, Module, Signal
+from amaranth.hdl import Cat, ClockSignal, Const, Instance, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -33,15 +33,18 @@ __all__ = ["BlockRAM", "dp16kd_blocks", "dp16kd_initvals", "dp16kd_shape", "is_e
 DP16KD_SHAPES = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36))
 
 
-def dp16kd_shape(depth, width):
+def dp16kd_shape(depth, width, read_ports=1):
     """The DP16KD shape for a ``depth`` x ``width`` memory.
 
     Returns ``(shape_depth, shape_width, banks, columns)``: the fewest block
     RAMs, and among those the fewest address banks (each bank costs a
-    multiplexer input on the read side).
+    multiplexer input on the read side).  With two read ports the block RAMs
+    are true dual port, at most 18 bits wide.
     """
     best = None
     for d, w in DP16KD_SHAPES:
+        if read_ports == 2 and w > 18:
+            continue
         banks, columns = -(-depth // d), -(-width // w)
         key = (banks * columns, banks)
         if best is None or key < best[0]:
@@ -49,16 +52,16 @@ def dp16kd_shape(depth, width):
     return best[1]
 
 
-def uses_lut_ram(depth, width):
+def uses_lut_ram(depth, width, read_ports=1):
     """Whether Yosys puts a ``depth`` x ``width`` memory in LUT RAM on the ECP5."""
-    return depth <= 32 or depth * width <= 1024
+    return read_ports == 1 and (depth <= 32 or depth * width <= 1024)
 
 
-def dp16kd_blocks(depth, width):
+def dp16kd_blocks(depth, width, read_ports=1):
     """Block RAMs a ``depth`` x ``width`` memory takes on the ECP5 (0 in LUT RAM)."""
-    if uses_lut_ram(depth, width):
+    if uses_lut_ram(depth, width, read_ports):
         return 0
-    _, _, banks, columns = dp16kd_shape(depth, width)
+    _, _, banks, columns = dp16kd_shape(depth, width, read_ports)
     return banks * columns
 
 
@@ -94,6 +97,11 @@ class BlockRAM(wiring.Component):
         Initial contents.
     name : str
         Name of the inferred memory (simulation, generated Verilog).
+    read_ports : 1 or 2
+        With 2, a second read port ``rd2_addr``/``rd2_data`` (the same
+        latency, always enabled) shares the write port's side of the block
+        RAMs (true dual port, at most 18 bits per block): its word is
+        undefined after a write at the same edge.
 
     Members
     -------
@@ -106,92 +114,121 @@ class BlockRAM(wiring.Component):
         returns either value.
     """
 
-    def __init__(self, width, depth, init=(), name="storage"):
+    def __init__(self, width, depth, init=(), name="storage", read_ports=1):
         self._width = width
         self._depth = depth
         self._name = name
         self._init = [int(w) for w in init]
         if len(self._init) > depth:
             raise ValueError(f"{len(self._init)} initial words for a memory of {depth}")
+        if read_ports not in (1, 2):
+            raise ValueError(f"read_ports must be 1 or 2, not {read_ports!r}")
+        self._read_ports = read_ports
         abits = max(1, (depth - 1).bit_length())
-        super().__init__({
+        ports = {
             "wr_en": In(1),
             "wr_addr": In(abits),
             "wr_data": In(width),
             "rd_en": In(1, init=1),
             "rd_addr": In(abits),
             "rd_data": Out(width),
-        })
+        }
+        if read_ports == 2:
+            ports.update({"rd2_addr": In(abits), "rd2_data": Out(width)})
+        super().__init__(ports)
 
     def elaborate(self, platform):
-        if is_ecp5(platform) and not uses_lut_ram(self._depth, self._width):
+        if is_ecp5(platform) and not uses_lut_ram(self._depth, self._width, self._read_ports):
             return self._elaborate_dp16kd()
         m = Module()
         m.submodules[self._name] = mem = Memory(shape=self._width, depth=self._depth,
                                                 init=self._init)
         wp = mem.write_port()
-        rp = mem.read_port()
-        m.d.comb += [wp.addr.eq(self.wr_addr), wp.data.eq(self.wr_data), wp.en.eq(self.wr_en),
-                     rp.addr.eq(self.rd_addr), rp.en.eq(self.rd_en)]
-        # The output register has no reset: no reset logic between the block
-        # RAM and its register (the word it holds after a reset is the last
-        # one read, or 0 after configuration).
-        out = Signal(self._width, reset_less=True)
-        m.d.sync += out.eq(rp.data)
-        m.d.comb += self.rd_data.eq(out)
+        m.d.comb += [wp.addr.eq(self.wr_addr), wp.data.eq(self.wr_data), wp.en.eq(self.wr_en)]
+        reads = [(self.rd_addr, self.rd_en, self.rd_data)]
+        if self._read_ports == 2:
+            reads.append((self.rd2_addr, 1, self.rd2_data))
+        for addr, en, data in reads:
+            rp = mem.read_port()
+            m.d.comb += [rp.addr.eq(addr), rp.en.eq(en)]
+            # The output register has no reset: no reset logic between the
+            # block RAM and its register (the word it holds after a reset is
+            # the last one read, or 0 after configuration).
+            out = Signal(self._width, reset_less=True)
+            m.d.sync += out.eq(rp.data)
+            m.d.comb += data.eq(out)
         return m
 
     def _elaborate_dp16kd(self):
         m = Module()
-        d, w, banks, columns = dp16kd_shape(self._depth, self._width)
+        two = self._read_ports == 2
+        d, w, banks, columns = dp16kd_shape(self._depth, self._width, self._read_ports)
         sbits = (d - 1).bit_length()                  # address bits of one block
         words = self._init + [0] * (banks * d - len(self._init))
         bank_bits = len(self.rd_addr) - sbits if banks > 1 else 0
         # Addresses as wide as a block's address, at least.
         wr_addr = Cat(self.wr_addr, Const(0, max(0, sbits - len(self.wr_addr))))
         rd_addr = Cat(self.rd_addr, Const(0, max(0, sbits - len(self.rd_addr))))
+        rd2_addr = (Cat(self.rd2_addr, Const(0, max(0, sbits - len(self.rd2_addr))))
+                    if two else None)
         # Which bank was read, two edges ago (the RAM's input and output registers).
-        bank_q = Signal(max(1, bank_bits))
-        bank_qq = Signal(max(1, bank_bits))
-        if bank_bits:
-            with m.If(self.rd_en):
-                m.d.sync += bank_q.eq(self.rd_addr[sbits:])
-            m.d.sync += bank_qq.eq(bank_q)
-        outputs = []
+        selects = []
+        for addr, en in ((self.rd_addr, self.rd_en), (self.rd2_addr if two else None, 1)):
+            if addr is None:
+                continue
+            bank_q = Signal(max(1, bank_bits))
+            bank_qq = Signal(max(1, bank_bits))
+            if bank_bits:
+                with m.If(en):
+                    m.d.sync += bank_q.eq(addr[sbits:])
+                m.d.sync += bank_qq.eq(bank_q)
+            selects.append(bank_qq)
+        outputs, outputs2 = [], []
         for b in range(banks):   # bank b: words b * d .. b * d + d - 1
             wr_here = self.wr_en
             if bank_bits:
                 wr_here = self.wr_en & (self.wr_addr[sbits:] == b)
-            parts = []
+            parts, parts2 = [], []
             for c in range(columns):
                 lo = c * w
                 hi = min(self._width, lo + w)
                 mask = (1 << (hi - lo)) - 1
                 block = [(word >> lo) & mask for word in words[b * d:(b + 1) * d]]
                 do = Signal(36, name=f"do_{b}_{c}")
+                do2 = Signal(18, name=f"do2_{b}_{c}") if two else None
                 m.submodules[f"ebr_{b}_{c}"] = _dp16kd(
                     w, sbits, block, wr_here, wr_addr[:sbits],
                     Cat(self.wr_data[lo:hi], Const(0, 36 - (hi - lo))),
-                    self.rd_en, rd_addr[:sbits], do)
+                    self.rd_en, rd_addr[:sbits], do,
+                    rd2_addr[:sbits] if two else None, do2)
                 parts.append(do[:hi - lo])
+                if two:
+                    parts2.append(do2[:hi - lo])
             outputs.append(Cat(*parts))
-        if banks == 1:
-            m.d.comb += self.rd_data.eq(outputs[0])
-        else:
-            with m.Switch(bank_qq):
-                for b, out in enumerate(outputs):
-                    with m.Case(b):
-                        m.d.comb += self.rd_data.eq(out)
+            outputs2.append(Cat(*parts2))
+        for data, outs, select in zip((self.rd_data, self.rd2_data if two else None),
+                                      (outputs, outputs2), selects):
+            if banks == 1:
+                m.d.comb += data.eq(outs[0])
+            else:
+                with m.Switch(select):
+                    for b, out in enumerate(outs):
+                        with m.Case(b):
+                            m.d.comb += data.eq(out)
         return m
 
 
-def _dp16kd(width, abits, words, we, wr_addr, wr_data, rd_en, rd_addr, rd_data):
+def _dp16kd(width, abits, words, we, wr_addr, wr_data, rd_en, rd_addr, rd_data,
+            rd2_addr=None, rd2_data=None):
     """One DP16KD: port A writes, port B reads through its output register.
 
     ``wr_data`` and ``rd_data`` are 36 bits wide (the low ``width`` used).  In
     the 36-bit (pseudo dual port) mode, as Yosys maps ``PDPW16KD``, the word
     is written through both ports' data inputs with port A's four byte
     enables, and read on both ports' outputs (A low half, B high half).
+    With ``rd2_addr`` (at most 18 bits wide), port A also reads, at
+    ``rd2_addr`` when it does not write, through its own output register
+    into ``rd2_data``.
     """
     ports = {}
     pad = Const(0, 14 - abits)
@@ -200,7 +237,8 @@ def _dp16kd(width, abits, words, we, wr_addr, wr_data, rd_en, rd_addr, rd_data):
         wea = Const(1, 1)
     else:
         # A 18-bit wide write takes its byte enables on address bits 0 and 1.
-        ada = Cat(Const(0b11 if width == 18 else 0, 14 - abits), wr_addr)
+        a_addr = wr_addr if rd2_addr is None else Mux(we, wr_addr, rd2_addr)
+        ada = Cat(Const(0b11 if width == 18 else 0, 14 - abits), a_addr)
         wea = we
     adb = Cat(pad, rd_addr)
     for k in range(14):
@@ -212,6 +250,8 @@ def _dp16kd(width, abits, words, we, wr_addr, wr_data, rd_en, rd_addr, rd_data):
         ports[f"o_DOB{k}"] = rd_data[18 + k if width == 36 else k]
         if width == 36:
             ports[f"o_DOA{k}"] = rd_data[k]
+        elif rd2_data is not None:
+            ports[f"o_DOA{k}"] = rd2_data[k]
     for p in ("A", "B"):
         ports.update({f"i_CS{p}{k}": Const(0, 1) for k in range(3)})
     params = {f"p_INITVAL_{i:02X}": Const(v, 320)
@@ -219,7 +259,8 @@ def _dp16kd(width, abits, words, we, wr_addr, wr_data, rd_en, rd_addr, rd_data):
     return Instance(
         "DP16KD",
         p_DATA_WIDTH_A=width, p_DATA_WIDTH_B=width,
-        p_REGMODE_A="OUTREG" if width == 36 else "NOREG", p_REGMODE_B="OUTREG",
+        p_REGMODE_A="OUTREG" if width == 36 or rd2_data is not None else "NOREG",
+        p_REGMODE_B="OUTREG",
         p_RESETMODE="SYNC", p_ASYNC_RESET_RELEASE="SYNC",
         p_CSDECODE_A="0b000", p_CSDECODE_B="0b000",
         p_WRITEMODE_A="NORMAL", p_WRITEMODE_B="NORMAL",

@@ -1,13 +1,15 @@
 """Pointer read unit: a column's start and end pointer in one cycle.
 
-``ptr[j]`` and ``ptr[j + 1]`` are neighbours in the pointer memory, so one of
-them is at an even and the other at an odd address.  The memory is split into
-an even and an odd bank, each read once per cycle: for pointer address
-``p = ptr_base + j`` the even bank is read at ``(p + 1) // 2`` and the odd bank
-at ``p // 2``.
+For pointer address ``p = ptr_base + j`` the pointer memory is read at ``p``
+and ``p + 1`` in the same cycle: one memory with two read ports (on the ECP5
+true dual port block RAMs, whose second port also takes the host's writes).
+Two banks, even and odd addresses, would do the same with two memories of
+half the depth, but a bank that fills half a block RAM still takes a whole
+one: at 32 PEs (1024 pointers of 13 bits) that is 2 block RAMs per PE instead
+of 1.
 """
 
-from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.hdl import Module, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -18,7 +20,7 @@ __all__ = ["PtrReader"]
 
 
 class PtrReader(wiring.Component):
-    """Even/odd pointer banks and the read that turns a column into a queue item.
+    """The pointer memory and the read that turns a column into a queue item.
 
     Parameters
     ----------
@@ -61,63 +63,54 @@ class PtrReader(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         g = self._g
-        depth = g.hw.ptr_depth // 2
         init = list(self._init) if self._init is not None else []
-        banks = []
-        for parity in (0, 1):
-            m.submodules[f"bank{parity}"] = bank = BlockRAM(
-                g.ptr_width, depth, init=init[parity::2])
-            m.d.comb += [
-                bank.wr_addr.eq(self.host_addr[1:]),
-                bank.wr_data.eq(self.host_data),
-                bank.wr_en.eq(self.host_we & (self.host_addr[0] == parity)),
-            ]
-            banks.append(bank)
+        m.submodules.mem = mem = BlockRAM(g.ptr_width, g.hw.ptr_depth, init=init,
+                                          name="ptrs", read_ports=2)
+        m.d.comb += [
+            mem.wr_addr.eq(self.host_addr),
+            mem.wr_data.eq(self.host_data),
+            mem.wr_en.eq(self.host_we),
+        ]
 
-        # Cycle +1: the banks' read addresses are registers (the sum and the
-        # halving are done the cycle before), so the route to block RAMs
-        # anywhere on the device has a whole cycle.
+        # Cycle +1: the read addresses are registers (the sums are done the
+        # cycle before), so the route to block RAMs anywhere on the device has
+        # a whole cycle.
         p = Signal(g.ptr_addr_width + 1)
         m.d.comb += p.eq(self.ptr_base + self.col)
-        addr_even = Signal.like(banks[0].rd_addr)
-        addr_odd = Signal.like(banks[1].rd_addr)
-        valid0, odd0 = Signal(), Signal()
+        addr_start = Signal.like(mem.rd_addr)
+        addr_end = Signal.like(mem.rd2_addr)
+        valid0 = Signal()
         value0 = Signal(signed(ACT_BITS))
-        m.d.sync += [addr_even.eq((p + 1)[1:]), addr_odd.eq(p[1:]),
-                     valid0.eq(self.col_valid), odd0.eq(p[0]), value0.eq(self.col_value)]
-        m.d.comb += [banks[0].rd_addr.eq(addr_even), banks[1].rd_addr.eq(addr_odd)]
-        # Cycle +2: the banks' outputs (block RAM clock-to-output), registered
-        # twice: the block RAMs' own output register (cycle +3), whose only
+        m.d.sync += [addr_start.eq(p), addr_end.eq(p + 1),
+                     valid0.eq(self.col_valid), value0.eq(self.col_value)]
+        m.d.comb += [mem.rd_addr.eq(addr_start), mem.rd2_addr.eq(addr_end)]
+        # Cycle +2: the pointers (block RAM clock-to-output), registered
+        # twice: the block RAM's own output registers (cycle +3), whose only
         # load is the register below, so nothing has to sit next to the block
         # RAM however far the PE's logic is.
-        valid1, odd1 = Signal(), Signal()
+        valid1 = Signal()
         value1 = Signal(signed(ACT_BITS))
-        m.d.sync += [valid1.eq(valid0), odd1.eq(odd0), value1.eq(value0)]
-        valid2, odd2 = Signal(), Signal()
+        m.d.sync += [valid1.eq(valid0), value1.eq(value0)]
+        valid2 = Signal()
         value2 = Signal(signed(ACT_BITS))
-        m.d.sync += [valid2.eq(valid1), odd2.eq(odd1), value2.eq(value1)]
-        even_near, odd_near = banks[0].rd_data, banks[1].rd_data
+        m.d.sync += [valid2.eq(valid1), value2.eq(value1)]
         # Cycle +4: start, length, absolute address.
-        odd = Signal()
         value = Signal(signed(ACT_BITS))
         base = Signal(g.entry_addr_width)
-        even_q = Signal(g.ptr_width, reset_less=True)
-        odd_q = Signal(g.ptr_width, reset_less=True)
+        start = Signal(g.ptr_width, reset_less=True)
+        end = Signal(g.ptr_width, reset_less=True)
         m.d.sync += [
             self.item_valid.eq(valid2),
-            odd.eq(odd2),
             value.eq(value2),
             base.eq(self.spmat_base * ENTRIES_PER_WORD),
-            even_q.eq(even_near),
-            odd_q.eq(odd_near),
+            start.eq(mem.rd_data),
+            end.eq(mem.rd2_data),
         ]
-        start = Mux(odd, odd_q, even_q)
-        end = Mux(odd, even_q, odd_q)
         m.d.comb += [
             self.item.value.eq(value),
             self.item.start.eq(base + start),
             self.item.length.eq(end - start),
             # ``length == 0`` without waiting for the subtraction.
-            self.item.empty.eq(even_q == odd_q),
+            self.item.empty.eq(start == end),
         ]
         return m

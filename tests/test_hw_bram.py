@@ -31,6 +31,9 @@ def test_shape_choice():
     assert dp16kd_shape(20000, 1) == (16384, 1, 2, 1)     # two banks
     assert dp16kd_shape(512, 64) == (512, 36, 1, 2)       # the 36-bit mode
     assert dp16kd_shape(1536, 36) == (512, 36, 3, 1)
+    # Two read ports: true dual port, at most 18 bits wide.
+    assert dp16kd_shape(1024, 13, read_ports=2) == (1024, 18, 1, 1)
+    assert dp16kd_shape(512, 36, read_ports=2) == (1024, 18, 1, 2)
 
 
 def test_inferred_latency_two():
@@ -59,7 +62,8 @@ def test_inferred_latency_two():
 
 def _behavioural_dp16kd():
     """DP16KD as Lattice's TN1264 and Yosys' brams_map_16kd.v describe the
-    ports this project uses (port A writes, port B reads)."""
+    ports this project uses (port A writes, and reads when it does not write
+    in the true dual port modes; port B reads)."""
     initvals = "\n".join(f"  parameter INITVAL_{i:02X} = 320'h0;" for i in range(64))
     load = "\n".join(
         f"    for (k = 0; k < 16; k = k + 1) mem[({i} * 16 + k) * 18 +: 18] = "
@@ -107,12 +111,18 @@ module DP16KD({ports}, CEA, OCEA, CLKA, WEA, RSTA, CSA0, CSA1, CSA2,
   wire [35:0] di = DATA_WIDTH_A == 36 ? {{dib, dia}} : {{18'b0, dia}};
   wire write = DATA_WIDTH_A == 36 ? WEA && ada[3:0] != 4'b0000 : WEA;
   reg [35:0] rd, rd_q;
-  always @(posedge CLKA)
+  reg [17:0] rda, rda_q;
+  always @(posedge CLKA) begin
     if (CEA && write) begin
       if (DATA_WIDTH_A == 18 && ada[1:0] != 2'b11) $display("DP16KD: partial x18 write");
       if (DATA_WIDTH_A == 36 && ada[3:0] != 4'b1111) $display("DP16KD: partial x36 write");
       for (k = 0; k < DATA_WIDTH_A; k = k + 1) mem[pos(DATA_WIDTH_A, ada) + k] <= di[k];
     end
+    // NORMAL write mode: a write leaves port A's output alone.
+    if (CEA && !WEA && DATA_WIDTH_A < 36) for (k = 0; k < 18; k = k + 1)
+      rda[k] <= k < DATA_WIDTH_A ? mem[pos(DATA_WIDTH_A, ada) + k] : 1'b0;
+    if (OCEA) rda_q <= rda;
+  end
   always @(posedge CLKB) begin
     if (CEB) for (k = 0; k < 36; k = k + 1)
       rd[k] <= k < DATA_WIDTH_B ? mem[pos(DATA_WIDTH_B, adb) + k] : 1'b0;
@@ -124,7 +134,8 @@ module DP16KD({ports}, CEA, OCEA, CLKA, WEA, RSTA, CSA0, CSA1, CSA2,
       DATA_WIDTH_B == 36 ? do_[35:18] : do_[17:0];
     if (DATA_WIDTH_B == 36 && REGMODE_A != "OUTREG") $display("DP16KD: x36 without OUTREG A");
   end
-  assign {{{", ".join(f"DOA{k}" for k in reversed(range(18)))}}} = do_[17:0];
+  assign {{{", ".join(f"DOA{k}" for k in reversed(range(18)))}}} =
+    DATA_WIDTH_A == 36 ? do_[17:0] : REGMODE_A == "OUTREG" ? rda_q : rda;
 endmodule
 """
 
@@ -234,3 +245,74 @@ def test_primitives_on_the_ecp5_only():
     assert "DP16KD" in verilog.convert(BlockRAM(64, 2048), platform=platform)
     assert "DP16KD" not in verilog.convert(BlockRAM(8, 32), platform=platform)   # LUT RAM
     assert "DP16KD" not in verilog.convert(BlockRAM(64, 2048))                   # generic
+
+
+@pytest.mark.skipif(shutil.which("iverilog") is None, reason="needs iverilog")
+@pytest.mark.parametrize("ecp5", [False, True], ids=["inferred", "dp16kd"])
+@pytest.mark.parametrize("width,depth", [(13, 1024), (15, 2048), (14, 4096), (17, 3000)])
+def test_two_read_ports(tmp_path, width, depth, ecp5):
+    """With a second read port (true dual port block RAMs on the ECP5) both
+    ports read their own address every cycle, initial contents and written
+    words, two edges later, as the pointer reader uses them."""
+    rng = random.Random(width * depth + 1)
+    init = [rng.getrandbits(width) for _ in range(depth)]
+    top = BlockRAM(width, depth, init=init, read_ports=2)
+    platform = ULX3S_85F_Platform() if ecp5 else None
+    (tmp_path / "bram.v").write_text(verilog.convert(top, name="bram", platform=platform))
+    (tmp_path / "dp16kd.v").write_text(_behavioural_dp16kd())
+    writes = {rng.randrange(depth): rng.getrandbits(width) for _ in range(20)}
+    final = list(init)
+    for a, v in writes.items():
+        final[a] = v
+    (tmp_path / "init.hex").write_text("".join(f"{v:x}\n" for v in init))
+    (tmp_path / "final.hex").write_text("".join(f"{v:x}\n" for v in final))
+    abits = (depth - 1).bit_length()
+    write_steps = "\n".join(
+        f"    wr_en = 1; wr_addr = {a}; wr_data = {width}'h{v:x}; @(posedge clk); #1;"
+        for a, v in writes.items())
+    (tmp_path / "tb.v").write_text(f"""
+`timescale 1ns/1ps
+module tb;
+  reg clk = 0, rst = 0, wr_en = 0;
+  reg [{abits - 1}:0] wr_addr = 0, rd_addr = 0, rd2_addr = 0;
+  reg [{abits - 1}:0] prev1 = 0, prev2 = 0;
+  reg [{width - 1}:0] wr_data = 0;
+  wire [{width - 1}:0] rd_data, rd2_data;
+  reg [{width - 1}:0] expect_init [0:{depth - 1}], expect_final [0:{depth - 1}];
+  integer a, errors = 0;
+  bram dut(.clk(clk), .rst(rst), .wr_en(wr_en), .wr_addr(wr_addr), .wr_data(wr_data),
+           .rd_en(1'b1), .rd_addr(rd_addr), .rd_data(rd_data),
+           .rd2_addr(rd2_addr), .rd2_data(rd2_data));
+  always #5 clk = ~clk;
+  task check(input integer pass);
+    for (a = 0; a <= {depth}; a = a + 1) begin
+      // Port 1 reads a, port 2 reads the address after it (wrapping).
+      prev2 = rd2_addr;
+      if (a < {depth}) begin rd_addr = a; rd2_addr = (a + 1) % {depth}; end
+      @(posedge clk); #1;
+      if (a >= 1 && (rd_data !== (pass ? expect_final[a - 1] : expect_init[a - 1])
+                     || rd2_data !== (pass ? expect_final[prev2] : expect_init[prev2]))) begin
+        if (errors < 5) $display("pass %0d address %0d: read %h %h", pass, a - 1, rd_data,
+                                 rd2_data);
+        errors = errors + 1;
+      end
+    end
+  endtask
+  initial begin
+    $readmemh("init.hex", expect_init);
+    $readmemh("final.hex", expect_final);
+    #1;
+    check(0);
+{write_steps}
+    wr_en = 0;
+    check(1);
+    $display("ERRORS %0d", errors);
+    $finish;
+  end
+endmodule
+""")
+    subprocess.run(["iverilog", "-g2005", "-o", "sim", "tb.v", "bram.v", "dp16kd.v"],
+                   cwd=tmp_path, check=True, capture_output=True)
+    out = subprocess.run(["vvp", "-n", "sim"], cwd=tmp_path, check=True,
+                         capture_output=True, text=True).stdout
+    assert "ERRORS 0" in out, out

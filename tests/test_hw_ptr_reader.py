@@ -1,4 +1,4 @@
-"""Pointer read unit: start and length of a column from the even and odd banks."""
+"""Pointer read unit: start and length of a column from one memory read twice."""
 
 import numpy as np
 from hw_helpers import run_sim
@@ -30,7 +30,7 @@ def test_start_and_length_from_one_read():
             ctx.set(dut.col_valid, 1)
             await ctx.tick()
             ctx.set(dut.col_valid, 0)
-            # Registered bank outputs (twice).
+            # Registered memory outputs (twice).
             await ctx.tick().repeat(PtrReader.LATENCY - 1)
             assert ctx.get(dut.item_valid)
             got.append((base + col, ctx.get(dut.item.start), ctx.get(dut.item.length),
