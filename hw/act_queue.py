@@ -88,7 +88,6 @@ class ActQueue(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        depth = self._credits
         # The head is a register (the sparse-matrix reader's issue logic starts
         # from it); the items behind it wait in a small memory.  A push into an
         # empty queue, or into a queue whose only item is being popped, goes
