@@ -20,7 +20,9 @@ from ..config import HwConfig
 from ..errors import EieError
 from ..hw.bram import dp16kd_blocks
 
-__all__ = ["BOARDS", "BoardSpec", "board_hw", "ebr_estimate", "synthesize", "parse_nextpnr_log",
+__all__ = ["BOARDS", "BoardSpec", "board_hw", "ebr_estimate", "ebr_per_pe", "lut_estimate",
+           "check_fit", "synthesize", "parse_nextpnr_log", "area_breakdown", "parse_yosys_stat",
+           "PE_UNITS", "SHARED_UNITS",
            "MEASURED", "measured_builds", "measured_fmax", "record_builds"]
 
 #: Routed builds measured by ``eie bench --suite fpga --record`` (the board
@@ -113,14 +115,42 @@ def _board(board):
     return BOARDS[board]
 
 
+def lut_estimate(hw, board="ulx3s-85f", path=None):
+    """LUT4 of ``hw.n_pe`` PEs from the recorded builds (a least-squares line
+    through LUT4 against the PE count), or None without two recorded builds.
+
+    Returns ``(luts, per_pe)``.
+    """
+    builds = [b for b in measured_builds(board, path).get("builds", [])
+              if b.get("luts") and b.get("n_pe")]
+    if len({b["n_pe"] for b in builds}) < 2:
+        return None
+    xs = [b["n_pe"] for b in builds]
+    ys = [b["luts"] for b in builds]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    slope = (sum((x - mx) * (y - my) for x, y in zip(xs, ys))
+             / sum((x - mx) ** 2 for x in xs))
+    return round(my + slope * (hw.n_pe - mx)), round(slope)
+
+
 def check_fit(board, hw):
+    """Refuse, naming the resource, a configuration the device cannot hold:
+    block RAM (counted exactly), multipliers (one per PE) and LUT4 (from the
+    recorded builds)."""
     spec = _board(board)
     need = ebr_estimate(hw)
     if need > spec.ebr - EBR_RESERVE:
         raise EieError(f"the configuration needs about {need} block RAMs, the {spec.device} "
-                       f"has {spec.ebr} ({hw.n_pe} PEs x {hw.spmat_words} words, "
-                       f"{hw.ptr_depth} pointers, {hw.act_depth} activations, "
+                       f"has {spec.ebr} ({hw.n_pe} PEs x {ebr_per_pe(hw)}: {hw.spmat_words} "
+                       f"words, {hw.ptr_depth} pointers, {hw.act_depth} activations, "
                        f"{hw.bias_depth} bias words)")
+    if hw.n_pe > spec.mult18:
+        raise EieError(f"{hw.n_pe} PEs need {hw.n_pe} multipliers, the {spec.device} has "
+                       f"{spec.mult18} MULT18X18D")
+    luts = lut_estimate(hw, board)
+    if luts is not None and luts[0] > spec.luts:
+        raise EieError(f"{hw.n_pe} PEs need about {luts[0]:,} LUT4 ({luts[1]:,} per PE in the "
+                       f"recorded builds), the {spec.device} has {spec.luts:,}")
 
 
 _FMAX = re.compile(r"Max frequency for clock\s+'([^']+)':\s+([\d.]+) MHz")
@@ -234,6 +264,125 @@ def synthesize(board, hw, build_dir, bundle=None, max_layers=None, freq_mhz=100.
         "baked": bundle is not None,
     }
     return report
+
+
+#: The units of a PE, by submodule name (``arith`` without its output stage).
+PE_UNITS = (("ptr", "pointer read and pointer memory"),
+            ("queue", "activation queue"),
+            ("spmat", "sparse-matrix read, decode"),
+            ("codebook", "codebook"),
+            ("arith", "multiply, accumulate, bias"),
+            ("arith.out", "output stage (round, shift, saturate, ReLU)"),
+            ("acts", "activation files"))
+#: The logic shared by all PEs, by submodule of the accelerator.
+SHARED_UNITS = (("scanner", "activation scanner and LNZD tree"),
+                ("control", "control unit, layer table, counters"),
+                ("eie", "broadcast, host port, PE selection"),
+                ("board", "UART bridge, reset, LEDs"))
+_STAT_SECTION = re.compile(r"^=== (.+) ===$")
+_STAT_CELL = re.compile(r"^\s+(\d+)\s+(\$?\w+)\s*$")
+
+
+def _lut_equivalents(cells):
+    """LUT4 as nextpnr counts them (TRELLIS_COMB): a CCU2C (two bits of a
+    carry chain) and a TRELLIS_DPR16X4 (16 x 4 bits of LUT RAM) are two each."""
+    return (cells.get("LUT4", 0) + 2 * cells.get("CCU2C", 0)
+            + 2 * cells.get("TRELLIS_DPR16X4", 0))
+
+
+def parse_yosys_stat(text):
+    """Module name -> {cell type: count} from Yosys' ``stat`` (local counts)."""
+    modules, current = {}, None
+    for line in text.splitlines():
+        head = _STAT_SECTION.match(line.strip())
+        if head:   # a module, or the design hierarchy's totals (not kept)
+            name = head.group(1)
+            current = None if " " in name else modules.setdefault(name, {})
+            continue
+        cell = _STAT_CELL.match(line)
+        if current is not None and cell and not cell.group(2).startswith("$"):
+            if cell.group(2) not in ("wires", "cells", "ports", "bits"):
+                current[cell.group(2)] = current.get(cell.group(2), 0) + int(cell.group(1))
+    return modules
+
+
+def _summary(cells):
+    return {"luts": _lut_equivalents(cells), "lut4": cells.get("LUT4", 0),
+            "ccu2c": cells.get("CCU2C", 0), "ffs": cells.get("TRELLIS_FF", 0),
+            "lutram": cells.get("TRELLIS_DPR16X4", 0), "ebr": cells.get("DP16KD", 0),
+            "mult18": cells.get("MULT18X18D", 0)}
+
+
+def area_breakdown(board, hw, build_dir, max_layers=None, status=None):
+    """What each unit costs: Yosys' ``synth_ecp5 -noflatten`` of the board
+    top, ``stat`` per module.
+
+    Returns ``{"pe": {unit: counts}, "per_pe": counts, "shared": {unit:
+    counts}, "total": counts}`` where counts are LUT4 equivalents (as nextpnr
+    counts them), LUT4, CCU2C, flip-flops, LUT RAM (DPR16X4), EBR and MULT18,
+    for PE 0 (every PE is the same) and for the logic shared by the array.
+    """
+    from amaranth_boards import ulx3s
+
+    from ..hw.board import Board
+    from .verilog import default_max_layers
+
+    spec = _board(board)
+    check_fit(board, hw)
+    build_dir = Path(build_dir)
+    build_dir.mkdir(parents=True, exist_ok=True)
+    if max_layers is None:
+        max_layers = default_max_layers(0)
+    platform = getattr(ulx3s, spec.platform)(toolchain="Trellis")
+    plan = platform.prepare(Board(hw, max_layers=max_layers), name="eie_top")
+    plan.extract(str(build_dir))
+    env = dict(os.environ, **_tool_env())
+    if status is not None:
+        status("yosys (synthesis, one module per unit)")
+    import subprocess
+    proc = subprocess.run(
+        [env["YOSYS"], "-q", "-p", "read_rtlil eie_top.il; synth_ecp5 -noflatten -top eie_top; "
+                                   "tee -q -o area_stat.txt stat"],
+        cwd=build_dir, env=env, capture_output=True, text=True)
+    stat_path = build_dir / "area_stat.txt"
+    if proc.returncode != 0 or not stat_path.exists():
+        raise EieError(f"yosys failed ({(proc.stderr or proc.stdout).strip()[-300:]}); "
+                       f"files in {build_dir}")
+    modules = parse_yosys_stat(stat_path.read_text())
+
+    def total(prefix, exclude=()):
+        cells = {}
+        for name, counts in modules.items():
+            if name == prefix or name.startswith(prefix + "."):
+                if any(name == x or name.startswith(x + ".") for x in exclude):
+                    continue
+                for k, v in counts.items():
+                    cells[k] = cells.get(k, 0) + v
+        return cells
+
+    pe0 = next((n for n in modules if n.endswith(".pe0")), None)
+    if pe0 is None:
+        raise EieError(f"yosys' statistics have no module pe0; files in {build_dir}")
+    eie = pe0.rsplit(".", 1)[0]
+    pe = {unit: _summary(total(f"{pe0}.{unit}",
+                               exclude=(f"{pe0}.arith.out",) if unit == "arith" else ()))
+          for unit, _ in PE_UNITS}
+    pes = [n for n in modules if re.fullmatch(re.escape(eie) + r"\.pe\d+", n)]
+    shared = {
+        "scanner": _summary(total(f"{eie}.scanner")),
+        "control": _summary(total(f"{eie}.control")),
+        "eie": _summary(modules.get(eie, {})),
+    }
+    everything = {}
+    for counts in modules.values():
+        for k, v in counts.items():
+            everything[k] = everything.get(k, 0) + v
+    inside = total(eie)
+    shared["board"] = _summary({k: everything.get(k, 0) - inside.get(k, 0)
+                                for k in everything})
+    return {"board": spec.name, "n_pe": hw.n_pe, "pes_found": len(pes), "hw": hw.to_json(),
+            "pe": pe, "per_pe": _summary(total(pe0)), "shared": shared,
+            "total": _summary(everything)}
 
 
 def measured_builds(board="ulx3s-85f", path=None):
