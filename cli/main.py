@@ -376,6 +376,8 @@ def cmd_synth(args):
     if not 0 <= args.seed < 1 << 31:
         raise EieError(f"--seed {args.seed}: must be in [0, 2^31)")
     console = _console()
+    if args.area:
+        return _synth_area(args, hw, console)
     status = None
     if sys.stderr.isatty() and not args.quiet:
         from rich.status import Status
@@ -421,6 +423,38 @@ def cmd_synth(args):
                                     f"seed {report['seed']})")
         table.add_row("bitstream", report["bitstream"])
         console.print(table)
+    return 0
+
+
+def _synth_area(args, hw, console):
+    """``eie synth --area``: what each unit costs, from Yosys alone (no place and route)."""
+    from .gen.fpga import PE_UNITS, SHARED_UNITS, area_breakdown
+
+    if not args.quiet:
+        print("eie synth: yosys (synthesis, one module per unit)", file=sys.stderr, flush=True)
+    area = area_breakdown(args.board, hw, args.build_dir, max_layers=args.max_layers)
+    if args.report:
+        _write_json(args.report, area)
+    if args.quiet:
+        return 0
+    from rich.table import Table
+    table = Table(title=f"What each unit costs: {hw.n_pe} PEs on {area['board']} "
+                        f"(Yosys synth_ecp5, before place and route)")
+    for col in ("unit", "LUT4", "FF", "LUT RAM", "EBR", "MULT18"):
+        table.add_column(col, justify="left" if col == "unit" else "right")
+
+    def row(name, c, style=None):
+        table.add_row(name, f"{c['luts']:,}", f"{c['ffs']:,}", str(c["lutram"]), str(c["ebr"]),
+                      str(c["mult18"]), style=style)
+
+    for unit, what in PE_UNITS:
+        row(f"PE: {what}", area["pe"][unit])
+    row("one PE", area["per_pe"], style="bold")
+    for unit, what in SHARED_UNITS:
+        row(f"shared: {what}", area["shared"][unit])
+    row(f"all ({hw.n_pe} PEs)", area["total"], style="bold")
+    console.print(table)
+    console.print("LUT4 counts a carry cell (CCU2C) and a 16x4 LUT RAM as two, as nextpnr does.")
     return 0
 
 
@@ -653,6 +687,9 @@ def build_parser():
     p.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
     p.add_argument("--router", choices=("router1", "router2"),
                    help="nextpnr router (default router1 up to 8 PEs, router2 above)")
+    p.add_argument("--area", action="store_true",
+                   help="synthesis only: what each unit of a PE and the shared logic cost "
+                        "(Yosys stat per module; --report writes it as JSON)")
     p.add_argument("-q", "--quiet", action="store_true")
     p.set_defaults(func=cmd_synth)
 

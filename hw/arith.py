@@ -32,9 +32,26 @@ class OutputStage(wiring.Component):
     ``y = (x + (1 << (shift - 1))) >> shift`` (no rounding term when
     ``shift == 0``), clamped to [-32768, 32767], then ``max(y, 0)`` if ``relu``.
 
-    Stages (one register each): add the rounding term; shift by the multiple of
-    8 in ``shift``; shift by the rest; saturate and ReLU.  ``shift`` and
-    ``relu`` travel with the data, so they may change every cycle.
+    Only 17 bits of the shifted value are ever needed, so nothing is as wide
+    as ``x`` but two cheap tests: with ``q = x >> shift``, the rounded value
+    is ``q + x[shift - 1]`` (the last bit shifted out), and ``q`` fits in 16
+    bits when ``x``'s bits from ``shift + 15`` up all equal its sign.
+
+    Stages (one register each):
+
+    1. Shift ``{x, 0}`` right by the multiple of 8 in ``shift``, keeping 24
+       bits; whether every byte above those 24 bits equals the sign (a
+       suffix AND of per-byte flags, picked by the same multiple of 8).
+    2. Shift by the rest (0 to 7), keeping 17 bits: the rounding bit and the
+       16 low bits of ``q``; whether the kept bits above ``q``'s 16 equal the
+       sign too.
+    3. Add the rounding bit (17 bits).
+    4. Saturate and ReLU.
+
+    ``shift`` and ``relu`` travel with the data, so they may change every
+    cycle.  Measured on the ECP5 (Yosys, LUT4 counting a carry cell as two):
+    250 LUT4 and 91 flip-flops at 49 bits, against 575 and 183 for a round,
+    shift and compare as wide as ``x``.
 
     Parameters
     ----------
@@ -44,8 +61,8 @@ class OutputStage(wiring.Component):
         Width of ``shift``.
 
     ``shift`` must be at most ``width - 3`` (the bundle check guarantees
-    ``shift <= acc_width - 2`` and ``x`` is ``acc_width + 1`` bits wide), so
-    the rounding term fits.
+    ``shift <= acc_width - 2`` and ``x`` is ``acc_width + 1`` bits wide) and
+    below 64.
 
     Latency :data:`LATENCY` (4) cycles, one value per cycle.
     """
@@ -55,6 +72,8 @@ class OutputStage(wiring.Component):
     def __init__(self, width, shift_width=6):
         if not isinstance(width, int) or width < 2:
             raise ValueError(f"width must be an integer >= 2, not {width!r}")
+        if not 3 <= shift_width <= 6:
+            raise ValueError(f"shift_width must be 3 to 6, not {shift_width!r}")
         self._width = width
         self._shift_width = shift_width
         super().__init__({
@@ -69,32 +88,65 @@ class OutputStage(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        width = self._width + 1
+        # {x, 0}: bit k + 1 is x's bit k, so the rounding bit x[shift - 1] is
+        # bit ``shift`` (0 when shift == 0) and q's bit k is bit shift + 1 + k.
+        xe = Cat(Const(0, 1), self.x).as_signed()
+        sign = self.x[-1]
+        coarse = self.shift[3:]
+        # Byte b of xe equals the sign everywhere; suffix ANDs from the top.
+        n_bytes = -(-len(xe) // 8)
+        same = []
+        for b in range(n_bytes):
+            bits = xe[8 * b:min(8 * b + 8, len(xe))]
+            same.append(Mux(sign, bits.all(), ~bits.any()))
+        suffix = [Const(1, 1)] * (8 + 3)
+        for b in reversed(range(min(n_bytes, len(suffix)))):
+            suffix[b] = same[b] & (suffix[b + 1] if b + 1 < len(suffix) else 1)
+        high_same = Signal()
+        with m.Switch(coarse):
+            for c in range(1 << len(coarse)):
+                with m.Case(c):
+                    m.d.comb += high_same.eq(suffix[c + 3] if c + 3 < len(suffix) else 1)
 
-        def stage(n):
-            return (Signal(name=f"s{n}_valid"), Signal(signed(width), name=f"s{n}_value"),
-                    Signal(self._shift_width, name=f"s{n}_shift"), Signal(name=f"s{n}_relu"))
-
-        s1, s2, s3 = stage(1), stage(2), stage(3)
-        rounding = (Const(1, 1) << self.shift)[1:]
+        s1_valid, s1_relu, s1_sign, s1_high = Signal(), Signal(), Signal(), Signal()
+        s1_fine = Signal(3)
+        s1_bits = Signal(24)
         m.d.sync += [
-            s1[0].eq(self.valid), s1[1].eq(self.x + rounding), s1[2].eq(self.shift),
-            s1[3].eq(self.relu),
-            s2[0].eq(s1[0]), s2[1].eq(s1[1] >> Cat(Const(0, 3), s1[2][3:])), s2[2].eq(s1[2][:3]),
-            s2[3].eq(s1[3]),
-            s3[0].eq(s2[0]), s3[1].eq(s2[1] >> s2[2]), s3[3].eq(s2[3]),
+            s1_valid.eq(self.valid), s1_relu.eq(self.relu), s1_sign.eq(sign),
+            s1_high.eq(high_same), s1_fine.eq(self.shift[:3]),
+            s1_bits.eq((xe >> Cat(Const(0, 3), coarse))[:24]),
         ]
-        shifted = s3[1]
-        sat = Mux(shifted > ACT_MAX, ACT_MAX, Mux(shifted < ACT_MIN, ACT_MIN, shifted))
-        y = Mux(s3[3] & (sat < 0), 0, sat)
+        # Stage 2: the 17 bits from s1_fine; kept bits 16 + fine .. 23 equal
+        # the sign (with bits 24 and up from stage 1: q fits in 16 bits).
+        fits = Const(1, 1)
+        for k in range(16, 24):
+            below = s1_fine > k - 16 if k < 23 else Const(0, 1)   # bit 23 is always kept
+            fits = fits & (below | (s1_bits[k] == s1_sign))
+        s2_valid, s2_relu, s2_sign, s2_fits = Signal(), Signal(), Signal(), Signal()
+        s2_bits = Signal(17)
         m.d.sync += [
-            self.y_valid.eq(s3[0]),
-            self.y.eq(y),
+            s2_valid.eq(s1_valid), s2_relu.eq(s1_relu), s2_sign.eq(s1_sign),
+            s2_fits.eq(s1_high & fits), s2_bits.eq((s1_bits >> s1_fine)[:17]),
+        ]
+        # Stage 3: q + rounding bit, in 17 bits (32768 at most).
+        s3_valid, s3_relu, s3_sign, s3_fits = Signal(), Signal(), Signal(), Signal()
+        s3_sum = Signal(signed(ACT_BITS + 1))
+        m.d.sync += [
+            s3_valid.eq(s2_valid), s3_relu.eq(s2_relu), s3_sign.eq(s2_sign),
+            s3_fits.eq(s2_fits), s3_sum.eq(s2_bits[1:].as_signed() + s2_bits[0]),
+        ]
+        # Stage 4: saturate (the sign decides when q does not fit), ReLU.
+        # The sum exceeds 32767 only as 32768: bit 15 set, bit 16 (sign) clear.
+        sat = Mux(s3_fits, Mux(~s3_sum[-1] & s3_sum[-2], ACT_MAX, s3_sum),
+                  Mux(s3_sign, ACT_MIN, ACT_MAX))
+        negative = Mux(s3_fits, s3_sum[-1], s3_sign)
+        zeroed = s3_relu & negative
+        m.d.sync += [
+            self.y_valid.eq(s3_valid),
+            self.y.eq(Mux(zeroed, 0, sat)),
             # Registered with the value: the activation file stores it next to
-            # it, with no logic in front of the block RAM's data pins.  From the
-            # shifted value, beside the saturation rather than after it
-            # (saturating keeps a value nonzero; ReLU zeroes the negatives).
-            self.y_nz.eq((shifted != 0) & ~(s3[3] & shifted[-1])),
+            # it, with no logic in front of the block RAM's data pins.
+            self.y_nz.eq(~zeroed & (~s3_fits | (s3_sum != 0))),
         ]
         return m
 

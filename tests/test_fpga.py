@@ -9,7 +9,8 @@ from conftest import random_layers
 
 import eie
 from eie.config import HwConfig
-from eie.gen.fpga import BOARDS, board_hw, check_fit, ebr_estimate, parse_nextpnr_log, synthesize
+from eie.gen.fpga import (BOARDS, board_hw, check_fit, ebr_estimate, ebr_per_pe, lut_estimate,
+                          parse_nextpnr_log, parse_yosys_stat, record_builds, synthesize)
 from eie.main import main
 
 NEXTPNR_LOG = """\
@@ -31,13 +32,71 @@ def test_parse_nextpnr_log():
     assert fmax == {"$glbnet$clk": 104.17}      # the last (final) report wins
 
 
-@pytest.mark.parametrize("n_pe", [1, 3, 8, 16, 20, 28])
+@pytest.mark.parametrize("n_pe", [1, 3, 8, 16, 20, 24, 28, 32])
 def test_board_sizing_fits(n_pe):
     hw = board_hw("ulx3s-85f", n_pe)
     assert hw.n_pe == n_pe
-    assert hw.acc_width == (48 if n_pe <= 20 else 36)     # narrow only where 48 bits fail
+    assert hw.acc_width == (48 if n_pe <= 24 else 36)     # narrow only where 48 bits fail
     assert ebr_estimate(hw) <= BOARDS["ulx3s-85f"].ebr
+    assert hw.bias_depth == hw.act_depth                   # every row can have a bias
     check_fit("ulx3s-85f", hw)
+
+
+def test_memories_scale_with_the_array():
+    """At 32 PEs a PE takes 6 block RAMs: 2 for the sparse matrix, 1 each for the
+    pointers (two read ports), activations, accumulators and bias."""
+    hw = board_hw("ulx3s-85f", 32)
+    assert ebr_per_pe(hw) == 6
+    assert (hw.spmat_words, hw.ptr_depth, hw.act_depth) == (512, 1024, 512)
+    with pytest.raises(eie.EieError, match="64 PEs do not fit.*6 block RAMs per PE.*3 per PE"):
+        board_hw("ulx3s-85f", 64)
+
+
+def test_lut_fit_from_the_record(tmp_path, monkeypatch):
+    """The LUT4 check extrapolates the recorded builds (a line through them) and
+    names the resource."""
+    record = tmp_path / "record.json"
+    reports = [{"n_pe": n, "luts": 2000 + 3000 * n, "fmax_mhz": 100.0} for n in (1, 8, 16)]
+    record_builds(reports, path=record, commit="x", date="d")
+    hw = HwConfig(n_pe=30, spmat_words=256, ptr_depth=256, act_depth=64, bias_depth=64,
+                  acc_width=36)
+    assert lut_estimate(hw, path=record) == (92_000, 3000)
+    monkeypatch.setattr("eie.gen.fpga.MEASURED", record)
+    with pytest.raises(eie.EieError, match=r"30 PEs need about 92,000 LUT4 \(3,000 per PE"):
+        check_fit("ulx3s-85f", hw)
+    record_builds(reports[:1], path=record)
+    assert lut_estimate(hw, path=record) is None           # one build draws no line
+
+
+YOSYS_STAT = """\
+=== top.eie.pe0.queue ===
+
+        +----------Local Count, excluding submodules.
+        |
+      200 wires
+      190 cells
+       11   CCU2C
+       90   LUT4
+       11   TRELLIS_DPR16X4
+       63   TRELLIS_FF
+
+=== top.eie.pe0 ===
+
+        3 cells
+        3   LUT4
+        1   $scopeinfo
+
+=== design hierarchy ===
+
+       94   LUT4
+"""
+
+
+def test_parse_yosys_stat():
+    modules = parse_yosys_stat(YOSYS_STAT)
+    assert modules == {"top.eie.pe0.queue": {"CCU2C": 11, "LUT4": 90, "TRELLIS_DPR16X4": 11,
+                                             "TRELLIS_FF": 63},
+                       "top.eie.pe0": {"LUT4": 3}}
 
 
 def test_bad_input_one_line(tmp_path, capsys):

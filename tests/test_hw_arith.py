@@ -41,6 +41,40 @@ def test_output_stage(width):
     assert got == want
 
 
+@pytest.mark.parametrize("width", [33, 49])
+def test_output_stage_boundaries(width):
+    """Every shift, around each value where rounding or saturation changes:
+    the int16 limits shifted, and the rounding bit on either side."""
+    lo, hi = -(1 << (width - 1)), (1 << (width - 1)) - 1
+    cases = []
+    for s in range(width - 2):
+        half = 1 << (s - 1) if s else 0
+        for base in (32767 << s, 32768 << s, -(32768 << s), -(32769 << s), 0, 1 << s):
+            for d in (-half - 1, -half, -1, 0, 1, half - 1, half, half + 1):
+                x = base + d
+                if lo <= x <= hi:
+                    cases += [(x, s, False), (x, s, True)]
+    dut = OutputStage(width)
+    got = []
+
+    async def tb(ctx):
+        for t in range(len(cases) + OutputStage.LATENCY):
+            ctx.set(dut.valid, t < len(cases))
+            if t < len(cases):
+                x, s, r = cases[t]
+                ctx.set(dut.x, x)
+                ctx.set(dut.shift, s)
+                ctx.set(dut.relu, r)
+            await ctx.tick()
+            if ctx.get(dut.y_valid):
+                got.append((ctx.get(dut.y), ctx.get(dut.y_nz)))
+
+    run_sim(dut, tb)
+    want = [int(output_stage(np.array([x]), s, r)[0]) for x, s, r in cases]
+    assert [y for y, _ in got] == want
+    assert [nz for _, nz in got] == [y != 0 for y in want]
+
+
 async def writeback(ctx, dut, rows):
     """Walk ``rows`` local rows through writeback; returns {row: output}."""
     out = {}
