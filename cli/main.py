@@ -399,6 +399,11 @@ def cmd_synth(args):
     finally:
         if status is not None and sys.stderr.isatty() and not args.quiet:
             spinner.stop()
+    from .bench import TABLE3
+    from .gen.fpga import capacity, layer_fit
+    report["capacity"] = capacity(hw)
+    report["table3_fit"] = {name: layer_fit(hw, n_in, n_out, wd)
+                            for name, n_in, n_out, wd, *_ in TABLE3}
     if args.report:
         _write_json(args.report, report)
     if not args.quiet:
@@ -417,7 +422,17 @@ def cmd_synth(args):
         table.add_row("EBR (DP16KD)", f"{report['ebr']} / {avail['ebr']}")
         table.add_row("MULT18X18D", f"{report['mult18']} / {avail['mult18']}")
         table.add_row("memories per PE", f"{hw.spmat_words} words, {hw.ptr_depth} pointers, "
-                                         f"{hw.act_depth} activations, {hw.bias_depth} bias")
+                                         f"{hw.act_depth} activations, {hw.bias_depth} bias, "
+                                         f"{hw.acc_width}-bit accumulators")
+        cap = report["capacity"]
+        table.add_row("capacity", f"{cap['entries_per_pe']:,} entries per PE "
+                                  f"({cap['entries']:,} in all), {cap['columns']:,} columns, "
+                                  f"{cap['rows_per_pe']} rows per PE")
+        fit = report["table3_fit"]
+        fitting = [name for name, why in fit.items() if why is None]
+        table.add_row("Table 3 layers that fit", ", ".join(fitting) if fitting else
+                      "none (" + "; ".join(f"{n}: {w}" for n, w in list(fit.items())[-3:])
+                      + "; ...)")
         table.add_row("UART", f"{report['uart_baud']:.0f} baud")
         table.add_row("build time", f"{report['seconds']:.0f} s (nextpnr {report['router']}, "
                                     f"seed {report['seed']})")
@@ -458,6 +473,9 @@ def _synth_area(args, hw, console):
     return 0
 
 
+#: The builds of the record (gen/fpga_measured.json): PE counts, N@SEED other seeds.
+RECORD_BUILDS = ("1", "2", "4", "8", "8@2", "8@3", "16", "32")
+
 #: Suites of ``eie bench --suite all``, in run order (fpga first: table3 projects
 #: at the Fmax measured in the same run).
 ALL_SUITES = ("fpga", "compiler", "kmeans", "table3", "loadbalance", "rowperm", "rtl")
@@ -480,10 +498,11 @@ def cmd_bench(args):
     if args.quick:
         layer.update(name="VGG-6/16", n_in=VGG6["n_in"] // 16, n_out=VGG6["n_out"] // 16)
     try:
-        pes = [int(p) for p in args.fpga_pes.split(",")]
-    except ValueError:
-        raise EieError(f"--fpga-pes must be a comma-separated list of PE counts, not "
-                       f"{args.fpga_pes!r}") from None
+        pes = [(int(p.split("@")[0]), int(p.split("@")[1])) if "@" in p else int(p)
+               for p in args.fpga_pes.split(",")]
+    except (ValueError, IndexError):
+        raise EieError(f"--fpga-pes must be a comma-separated list of PE counts (N, or N@SEED "
+                       f"for another placement seed), not {args.fpga_pes!r}") from None
     for suite in suites:
         log(f"[bold]{suite}[/bold]")
         if suite == "compiler":
@@ -766,9 +785,11 @@ def build_parser():
                         "every suite (repeatable; default compiler and table3)")
     p.add_argument("--quick", action="store_true", help="1/16-size layers (a smoke run)")
     p.add_argument("--no-sklearn", action="store_true", help="skip the scikit-learn comparison")
-    p.add_argument("--fpga-pes", default="1,2,4,8", metavar="N,N,...",
-                   help="PE counts of the fpga suite (default 1,2,4,8; 16 can take over "
-                        "half an hour to route)")
+    p.add_argument("--fpga-pes", default=",".join(map(str, RECORD_BUILDS)), metavar="N,N,...",
+                   help="PE counts of the fpga suite, N@SEED for another placement seed than "
+                        "1 (default: the recorded builds, "
+                        f"{','.join(map(str, RECORD_BUILDS))}; 16 and 32 PEs take the "
+                        "better part of an hour each on 2 cores)")
     p.add_argument("--build-dir", default="build/bench-fpga",
                    help="where the fpga suite builds (default build/bench-fpga)")
     p.add_argument("--record", action="store_true",

@@ -21,9 +21,9 @@ from ..errors import EieError
 from ..hw.bram import dp16kd_blocks
 
 __all__ = ["BOARDS", "BoardSpec", "board_hw", "ebr_estimate", "ebr_per_pe", "lut_estimate",
-           "check_fit", "synthesize", "parse_nextpnr_log", "area_breakdown", "parse_yosys_stat",
-           "PE_UNITS", "SHARED_UNITS",
-           "MEASURED", "measured_builds", "measured_fmax", "record_builds"]
+           "check_fit", "capacity", "layer_fit", "synthesize", "parse_nextpnr_log",
+           "area_breakdown", "parse_yosys_stat", "PE_UNITS", "SHARED_UNITS", "MEASURED",
+           "measured_builds", "measured_fmax", "median_build", "record_builds"]
 
 #: Routed builds measured by ``eie bench --suite fpga --record`` (the board
 #: configuration of :func:`board_hw` at each PE count), shipped with the package
@@ -151,6 +151,36 @@ def check_fit(board, hw):
     if luts is not None and luts[0] > spec.luts:
         raise EieError(f"{hw.n_pe} PEs need about {luts[0]:,} LUT4 ({luts[1]:,} per PE in the "
                        f"recorded builds), the {spec.device} has {spec.luts:,}")
+
+
+def capacity(hw):
+    """What one bitstream holds: per PE and in all (entries, columns, rows)."""
+    entries = hw.spmat_words * 8
+    return {
+        "entries_per_pe": entries, "entries": entries * hw.n_pe,
+        # Every PE has a pointer per column of every layer, plus one per layer.
+        "columns": hw.ptr_depth - 1,
+        "rows_per_pe": hw.act_depth, "rows": hw.act_depth * hw.n_pe,
+        "bias_rows_per_pe": hw.bias_depth,
+    }
+
+
+def layer_fit(hw, n_in, n_out, density):
+    """Whether a random sparse ``n_out`` x ``n_in`` layer of weight ``density``
+    fits ``hw`` on its own: None, or the memory it overflows (entries from
+    the expected count with padding: a zero run of 16 or more in a PE's
+    column costs a padding entry per 16, ``q / (1 - q)`` per entry with
+    ``q = (1 - density)^16``)."""
+    if n_in + 1 > hw.ptr_depth:
+        return f"pointers {n_in + 1} > {hw.ptr_depth}"
+    rows = -(-max(n_in, n_out) // hw.n_pe)
+    if rows > hw.act_depth:
+        return f"rows per PE {rows} > {hw.act_depth}"
+    q = (1 - density) ** 16
+    entries = n_in * -(-n_out // hw.n_pe) * density * (1 + q / (1 - q))
+    if entries > hw.spmat_words * 8:
+        return f"entries per PE ~{entries:,.0f} > {hw.spmat_words * 8:,}"
+    return None
 
 
 _FMAX = re.compile(r"Max frequency for clock\s+'([^']+)':\s+([\d.]+) MHz")
@@ -404,8 +434,16 @@ def measured_fmax(n_pe, board="ulx3s-85f", path=None):
     builds = [b for b in entry.get("builds", []) if b.get("fmax_mhz") and b["n_pe"] <= n_pe]
     if not builds:
         return None
-    best = max(builds, key=lambda b: b["n_pe"])
-    return {**best, "date": entry.get("date"), "commit": entry.get("commit")}
+    return {**median_build(builds), "date": entry.get("date"), "commit": entry.get("commit")}
+
+
+def median_build(builds):
+    """Of the builds with the most PEs, the one of median Fmax (several
+    placement seeds: the lower median), with ``seeds_mhz``: every seed's Fmax."""
+    top = max(b["n_pe"] for b in builds)
+    same = sorted((b for b in builds if b["n_pe"] == top), key=lambda b: b["fmax_mhz"])
+    return {**same[(len(same) - 1) // 2],
+            "seeds_mhz": {str(b.get("seed")): b["fmax_mhz"] for b in same}}
 
 
 def record_builds(reports, board="ulx3s-85f", path=None, commit=None, date=None):

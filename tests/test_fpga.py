@@ -9,8 +9,9 @@ from conftest import random_layers
 
 import eie
 from eie.config import HwConfig
-from eie.gen.fpga import (BOARDS, board_hw, check_fit, ebr_estimate, ebr_per_pe, lut_estimate,
-                          parse_nextpnr_log, parse_yosys_stat, record_builds, synthesize)
+from eie.gen.fpga import (BOARDS, board_hw, capacity, check_fit, ebr_estimate, ebr_per_pe,
+                          layer_fit, lut_estimate, median_build, parse_nextpnr_log,
+                          parse_yosys_stat, record_builds, synthesize)
 from eie.main import main
 
 NEXTPNR_LOG = """\
@@ -50,6 +51,36 @@ def test_memories_scale_with_the_array():
     assert (hw.spmat_words, hw.ptr_depth, hw.act_depth) == (512, 1024, 512)
     with pytest.raises(eie.EieError, match="64 PEs do not fit.*6 block RAMs per PE.*3 per PE"):
         board_hw("ulx3s-85f", 64)
+
+
+def test_capacity_and_layer_fit():
+    """What a bitstream holds, and which memory a layer overflows; the fit
+    estimate agrees with the compiler on a random layer either side of the
+    sparse-matrix limit."""
+    hw = board_hw("ulx3s-85f", 32)
+    assert capacity(hw) == {"entries_per_pe": 4096, "entries": 131072, "columns": 1023,
+                            "rows_per_pe": 512, "rows": 16384, "bias_rows_per_pe": 512}
+    assert layer_fit(hw, 4096, 600, 0.1) == "pointers 4097 > 1024"
+    assert layer_fit(hw, 512, 20000, 0.1) == "rows per PE 625 > 512"
+    assert layer_fit(hw, 1000, 16000, 0.1).startswith("entries per PE ~")
+    small = HwConfig(n_pe=4, spmat_words=64, ptr_depth=256, act_depth=64)
+    rng = np.random.default_rng(5)
+    for n_out, fits in ((64, True), (128, False)):
+        w = rng.normal(size=(n_out, 200)) * (rng.random((n_out, 200)) < 0.1)
+        assert (layer_fit(small, 200, n_out, 0.1) is None) == fits
+        if fits:
+            eie.compress([w], n_pe=4, spmat_words=64, ptr_depth=256, act_depth=64)
+        else:
+            with pytest.raises(eie.CapacityError):
+                eie.compress([w], n_pe=4, spmat_words=64, ptr_depth=256, act_depth=64)
+
+
+def test_median_of_seeds():
+    builds = [{"n_pe": 4, "fmax_mhz": 120.0, "seed": 1}] + [
+        {"n_pe": 8, "fmax_mhz": f, "seed": s} for s, f in ((1, 101.0), (2, 99.0), (3, 104.0))]
+    best = median_build(builds)
+    assert (best["n_pe"], best["fmax_mhz"], best["seed"]) == (8, 101.0, 1)
+    assert best["seeds_mhz"] == {"1": 101.0, "2": 99.0, "3": 104.0}
 
 
 def test_lut_fit_from_the_record(tmp_path, monkeypatch):
