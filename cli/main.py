@@ -469,7 +469,8 @@ def _synth_area(args, hw, console):
         row(f"shared: {what}", area["shared"][unit])
     row(f"all ({hw.n_pe} PEs)", area["total"], style="bold")
     console.print(table)
-    console.print("LUT4 counts a carry cell (CCU2C) and a 16x4 LUT RAM as two, as nextpnr does.")
+    console.print("LUT4 counts a carry cell (CCU2C) as two and a 16x4 LUT RAM as six, as "
+                  "nextpnr does.")
     return 0
 
 
