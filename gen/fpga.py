@@ -21,7 +21,7 @@ from ..errors import EieError
 from ..hw.bram import dp16kd_blocks
 
 __all__ = ["BOARDS", "BoardSpec", "board_hw", "ebr_estimate", "ebr_per_pe", "lut_estimate",
-           "check_fit", "capacity", "layer_fit", "synthesize", "parse_nextpnr_log",
+           "check_fit", "capacity", "layer_fit", "model_fit", "synthesize", "parse_nextpnr_log",
            "area_breakdown", "parse_yosys_stat", "PE_UNITS", "SHARED_UNITS", "MEASURED",
            "measured_builds", "measured_fmax", "median_build", "record_builds"]
 
@@ -165,19 +165,34 @@ def capacity(hw):
     }
 
 
-def layer_fit(hw, n_in, n_out, density):
+def layer_fit(hw, n_in, n_out, density, bias=False):
     """Whether a random sparse ``n_out`` x ``n_in`` layer of weight ``density``
-    fits ``hw`` on its own: None, or the memory it overflows (entries from
-    the expected count with padding: a zero run of 16 or more in a PE's
-    column costs a padding entry per 16, ``q / (1 - q)`` per entry with
-    ``q = (1 - density)^16``)."""
-    if n_in + 1 > hw.ptr_depth:
-        return f"pointers {n_in + 1} > {hw.ptr_depth}"
-    rows = -(-max(n_in, n_out) // hw.n_pe)
+    fits ``hw`` on its own: None, or the memory it overflows (see
+    :func:`model_fit`)."""
+    return model_fit(hw, [(n_in, n_out, density)], bias)
+
+
+def model_fit(hw, layers, bias=False):
+    """Whether a model of random sparse layers ``(n_in, n_out, density)`` fits
+    ``hw``: None, or the memory it overflows (``bias``: every layer has one).
+
+    Entries are the expected count with padding: a zero run of 16 or more in
+    a PE's column costs a padding entry per 16, ``q / (1 - q)`` per entry with
+    ``q = (1 - density)^16``.  Pointers are ``n_in + 1`` per layer in every PE.
+    """
+    pointers = sum(n_in + 1 for n_in, _, _ in layers)
+    if pointers > hw.ptr_depth:
+        return f"pointers {pointers} > {hw.ptr_depth}"
+    rows = max(-(-max(n_in, n_out) // hw.n_pe) for n_in, n_out, _ in layers)
     if rows > hw.act_depth:
         return f"rows per PE {rows} > {hw.act_depth}"
-    q = (1 - density) ** 16
-    entries = n_in * -(-n_out // hw.n_pe) * density * (1 + q / (1 - q))
+    bias_rows = sum(-(-n_out // hw.n_pe) for _, n_out, _ in layers) if bias else 0
+    if bias_rows > hw.bias_depth:
+        return f"bias rows per PE {bias_rows} > {hw.bias_depth}"
+    entries = 0.0
+    for n_in, n_out, density in layers:
+        q = (1 - density) ** 16
+        entries += n_in * -(-n_out // hw.n_pe) * density * (1 + q / (1 - q))
     if entries > hw.spmat_words * 8:
         return f"entries per PE ~{entries:,.0f} > {hw.spmat_words * 8:,}"
     return None

@@ -10,7 +10,7 @@ from conftest import random_layers
 import eie
 from eie.config import HwConfig
 from eie.gen.fpga import (BOARDS, board_hw, capacity, check_fit, ebr_estimate, ebr_per_pe,
-                          layer_fit, lut_estimate, median_build, parse_nextpnr_log,
+                          layer_fit, lut_estimate, median_build, model_fit, parse_nextpnr_log,
                           parse_yosys_stat, record_builds, synthesize)
 from eie.main import main
 
@@ -63,6 +63,12 @@ def test_capacity_and_layer_fit():
     assert layer_fit(hw, 4096, 600, 0.1) == "pointers 4097 > 1024"
     assert layer_fit(hw, 512, 20000, 0.1) == "rows per PE 625 > 512"
     assert layer_fit(hw, 1000, 16000, 0.1).startswith("entries per PE ~")
+    # A model's layers share the pointers, entries and bias rows.
+    mlp = [(64, 256, 0.14), (256, 128, 0.07), (128, 10, 0.25)]
+    assert model_fit(hw, mlp, bias=True) is None
+    assert model_fit(hw, mlp * 3) == "pointers 1353 > 1024"
+    assert model_fit(hw, [(64, 8192, 0.01)] * 3, bias=True) == "bias rows per PE 768 > 512"
+    assert model_fit(hw, [(64, 8192, 0.01)] * 3) is None
     small = HwConfig(n_pe=4, spmat_words=64, ptr_depth=256, act_depth=64)
     rng = np.random.default_rng(5)
     for n_out, fits in ((64, True), (128, False)):
