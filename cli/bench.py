@@ -219,7 +219,7 @@ def fpga_reference(fpga=None, log=print):
         return None
     best = median_build(builds)
     return {"n_pe": best["n_pe"], "fmax_mhz": best["fmax_mhz"], "source": source,
-            "seeds_mhz": best["seeds_mhz"]}
+            "seeds_mhz": best["seeds_mhz"], "timing_met": best.get("timing_met", True)}
 
 
 def bench_table3(n_pe=64, fifo_depth=8, quick=False, fpga=None, cpu=True, log=print):

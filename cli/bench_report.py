@@ -42,10 +42,18 @@ def _style(i):
 
 def _fpga_plot(builds, out_dir):
     """Fmax and LUT4 per PE against the PE count, from routed builds."""
-    builds = sorted(builds, key=lambda b: b["n_pe"])
+    from .gen.fpga import median_build
+
+    every = sorted(builds, key=lambda b: b["n_pe"])
+    # One point per PE count (the median seed); other seeds as dots.
+    builds = [median_build([b for b in every if b["n_pe"] == n])
+              for n in sorted({b["n_pe"] for b in every})]
     pes = [b["n_pe"] for b in builds]
     plt, fig, ax = _figure()
-    ax.plot(pes, [b["fmax_mhz"] for b in builds], color="C0", **_style(0), label="Fmax (MHz)")
+    ax.plot(pes, [b["fmax_mhz"] for b in builds], color="C0", **_style(0),
+            label="Fmax (MHz, median seed)")
+    ax.scatter([b["n_pe"] for b in every], [b["fmax_mhz"] for b in every], color="C0",
+               s=10, marker="x", label="Fmax, each seed")
     ax.axhline(100, color="C0", linewidth=0.8, alpha=0.5)
     ax2 = ax.twinx()
     ax2.plot(pes, [b["luts"] / b["n_pe"] for b in builds], color="C3", **_style(1),
@@ -53,7 +61,7 @@ def _fpga_plot(builds, out_dir):
     ax2.plot(pes, [b["ebr"] / b["n_pe"] * 100 for b in builds], color="C2", **_style(2),
              label="EBR per PE (x100)")
     ax2.set_ylabel("per PE")
-    lines = ax.get_lines()[:1] + ax2.get_lines()
+    lines = ax.get_lines()[:1] + ax.collections[:1] + ax2.get_lines()
     ax.legend(lines, [l.get_label() for l in lines], fontsize=7, loc="lower left")
     ax.set_xscale("log", base=2)
     ax.set_xlabel("PEs")
@@ -160,17 +168,17 @@ def write_markdown(results, path, plots, command):
     if fpga and fpga.get("builds"):
         out += ["## FPGA builds (ULX3S, ECP5-85F)", "",
                 f"Builds {origin}. "
-                "`eie synth`'s flow (Yosys, nextpnr-ecp5, ecppack from PyPI; seed 1, target "
-                "100 MHz; nextpnr's router1 up to 8 PEs, router2 above), the accelerator "
+                "`eie synth`'s flow (Yosys, nextpnr-ecp5, ecppack from PyPI; target "
+                "100 MHz; the placement seed and nextpnr's router as listed), the accelerator "
                 "with the UART bridge, memories chosen by "
                 "`board_hw` to fit the device's 208 block RAMs (per PE: 64-bit words, "
                 "pointers, activations, bias words; accumulator bits).", "",
                 _table(["PEs", "memories per PE", "LUT4", "FF", "EBR", "MULT18", "Fmax (MHz)",
-                        "100 MHz met", "build (s)", "router"],
+                        "100 MHz met", "seed", "build (s)", "router"],
                        [[b["n_pe"], _memories(b.get("hw")), f"{b['luts']:,}", f"{b['ffs']:,}",
                          b["ebr"], b["mult18"], f"{b['fmax_mhz']:.1f}",
-                         "yes" if b["timing_met"] else "no", f"{b['seconds']:.0f}",
-                         b.get("router") or "router1"]
+                         "yes" if b["timing_met"] else "no", b.get("seed", 1),
+                         f"{b['seconds']:.0f}", b.get("router") or "router1"]
                         for b in fpga["builds"]]), ""]
         if "fpga_vs_pes" in rel:
             out += [f"![Fmax and resources per PE]({rel['fpga_vs_pes']})", ""]
@@ -215,14 +223,18 @@ def write_markdown(results, path, plots, command):
                 "Static floor: the busiest PE's entries in the active columns over the ideal, "
                 "which no schedule beats. Two broadcasts: the cycle model with a broadcast of "
                 "two activations per cycle (a study, not built: it would take a second "
-                "LNZD output, a second read port on every PE's pointer banks and a queue "
+                "LNZD output, two more read ports on every PE's pointer memory (a copy of it) "
+                "and a queue "
                 "taking two pushes per cycle). A PE drops a column it has no entries in "
                 "as the pointer read finds it empty and returns its credit at once, so such "
                 "columns cost it no cycle.", ""]
         if ref:
+            slow = ("" if ref.get("timing_met", True) else
+                    f" (below the 100 MHz target: a bitstream for it is built with `eie synth "
+                    f"--freq {int(ref['fmax_mhz'])}`)")
             out += [f"FPGA column: the cycle model at {ref['n_pe']} PEs (the largest routed "
-                    f"build, {ref['source']}) at its routed Fmax; a projection, since these "
-                    "layers are larger than that build's on-chip memories.", ""]
+                    f"build, {ref['source']}) at its routed Fmax{slow}; a projection, since "
+                    "these layers are larger than that build's on-chip memories.", ""]
         if "table3_cycles_over_ideal" in rel:
             out += [f"![cycles over ideal]({rel['table3_cycles_over_ideal']})", ""]
 
