@@ -140,17 +140,13 @@ endmodule
 """
 
 
-@pytest.mark.skipif(shutil.which("iverilog") is None, reason="needs iverilog")
-@pytest.mark.parametrize("ecp5", [False, True], ids=["inferred", "dp16kd"])
-@pytest.mark.parametrize("width,depth", [(64, 2048), (20, 3000), (17, 1024), (3, 20000),
-                                         (64, 512), (36, 1536)])
-def test_dp16kd_instances(tmp_path, width, depth, ecp5):
-    """The ECP5 netlist reads its initial contents and written words back,
-    on the same cycles as the inferred memory, in every DP16KD shape and
-    with two banks; with the read disabled its output holds."""
-    rng = random.Random(width * depth)
+def _bram_case(tmp_path, width, depth, ecp5, seed, read_ports):
+    """A BlockRAM with random contents as Verilog (inferred, or DP16KD instances
+    with the behavioural model), its initial and final contents as hex files
+    for the testbench, and the testbench's write steps: ``(abits, steps)``."""
+    rng = random.Random(seed)
     init = [rng.getrandbits(width) for _ in range(depth)]
-    top = BlockRAM(width, depth, init=init)
+    top = BlockRAM(width, depth, init=init, read_ports=read_ports)
     platform = ULX3S_85F_Platform() if ecp5 else None
     (tmp_path / "bram.v").write_text(verilog.convert(top, name="bram", platform=platform))
     (tmp_path / "dp16kd.v").write_text(_behavioural_dp16kd())
@@ -160,10 +156,39 @@ def test_dp16kd_instances(tmp_path, width, depth, ecp5):
         final[a] = v
     (tmp_path / "init.hex").write_text("".join(f"{v:x}\n" for v in init))
     (tmp_path / "final.hex").write_text("".join(f"{v:x}\n" for v in final))
-    abits = (depth - 1).bit_length()
-    write_steps = "\n".join(
+    steps = "\n".join(
         f"    wr_en = 1; wr_addr = {a}; wr_data = {width}'h{v:x}; @(posedge clk); #1;"
         for a, v in writes.items())
+    # The testbench's start: the initial contents read back, the writes, then
+    # the final contents read back (a task ``check(pass)`` does the reading).
+    two_passes = f"""  initial begin
+    $readmemh("init.hex", expect_init);
+    $readmemh("final.hex", expect_final);
+    #1;
+    check(0);
+{steps}
+    wr_en = 0;
+    check(1);"""
+    return (depth - 1).bit_length(), two_passes
+
+
+def _assert_tb_passes(tmp_path):
+    subprocess.run(["iverilog", "-g2005", "-o", "sim", "tb.v", "bram.v", "dp16kd.v"],
+                   cwd=tmp_path, check=True, capture_output=True)
+    out = subprocess.run(["vvp", "-n", "sim"], cwd=tmp_path, check=True,
+                         capture_output=True, text=True).stdout
+    assert "ERRORS 0" in out, out
+
+
+@pytest.mark.skipif(shutil.which("iverilog") is None, reason="needs iverilog")
+@pytest.mark.parametrize("ecp5", [False, True], ids=["inferred", "dp16kd"])
+@pytest.mark.parametrize("width,depth", [(64, 2048), (20, 3000), (17, 1024), (3, 20000),
+                                         (64, 512), (36, 1536)])
+def test_dp16kd_instances(tmp_path, width, depth, ecp5):
+    """The ECP5 netlist reads its initial contents and written words back,
+    on the same cycles as the inferred memory, in every DP16KD shape and
+    with two banks; with the read disabled its output holds."""
+    abits, two_passes = _bram_case(tmp_path, width, depth, ecp5, width * depth, read_ports=1)
     (tmp_path / "tb.v").write_text(f"""
 `timescale 1ns/1ps
 module tb;
@@ -187,14 +212,7 @@ module tb;
       end
     end
   endtask
-  initial begin
-    $readmemh("init.hex", expect_init);
-    $readmemh("final.hex", expect_final);
-    #1;
-    check(0);
-{write_steps}
-    wr_en = 0;
-    check(1);
+{two_passes}
     // With rd_en low the last word read stays.
     rd_en = 0; rd_addr = 0;
     repeat (3) @(posedge clk);
@@ -204,11 +222,7 @@ module tb;
   end
 endmodule
 """)
-    subprocess.run(["iverilog", "-g2005", "-o", "sim", "tb.v", "bram.v", "dp16kd.v"],
-                   cwd=tmp_path, check=True, capture_output=True)
-    out = subprocess.run(["vvp", "-n", "sim"], cwd=tmp_path, check=True,
-                         capture_output=True, text=True).stdout
-    assert "ERRORS 0" in out, out
+    _assert_tb_passes(tmp_path)
 
 
 @pytest.mark.parametrize("width", [1, 2, 4, 9, 18, 36])
@@ -254,22 +268,8 @@ def test_two_read_ports(tmp_path, width, depth, ecp5):
     """With a second read port (true dual port block RAMs on the ECP5) both
     ports read their own address every cycle, initial contents and written
     words, two edges later, as the pointer reader uses them."""
-    rng = random.Random(width * depth + 1)
-    init = [rng.getrandbits(width) for _ in range(depth)]
-    top = BlockRAM(width, depth, init=init, read_ports=2)
-    platform = ULX3S_85F_Platform() if ecp5 else None
-    (tmp_path / "bram.v").write_text(verilog.convert(top, name="bram", platform=platform))
-    (tmp_path / "dp16kd.v").write_text(_behavioural_dp16kd())
-    writes = {rng.randrange(depth): rng.getrandbits(width) for _ in range(20)}
-    final = list(init)
-    for a, v in writes.items():
-        final[a] = v
-    (tmp_path / "init.hex").write_text("".join(f"{v:x}\n" for v in init))
-    (tmp_path / "final.hex").write_text("".join(f"{v:x}\n" for v in final))
-    abits = (depth - 1).bit_length()
-    write_steps = "\n".join(
-        f"    wr_en = 1; wr_addr = {a}; wr_data = {width}'h{v:x}; @(posedge clk); #1;"
-        for a, v in writes.items())
+    abits, two_passes = _bram_case(tmp_path, width, depth, ecp5, width * depth + 1,
+                                    read_ports=2)
     (tmp_path / "tb.v").write_text(f"""
 `timescale 1ns/1ps
 module tb;
@@ -298,21 +298,10 @@ module tb;
       end
     end
   endtask
-  initial begin
-    $readmemh("init.hex", expect_init);
-    $readmemh("final.hex", expect_final);
-    #1;
-    check(0);
-{write_steps}
-    wr_en = 0;
-    check(1);
+{two_passes}
     $display("ERRORS %0d", errors);
     $finish;
   end
 endmodule
 """)
-    subprocess.run(["iverilog", "-g2005", "-o", "sim", "tb.v", "bram.v", "dp16kd.v"],
-                   cwd=tmp_path, check=True, capture_output=True)
-    out = subprocess.run(["vvp", "-n", "sim"], cwd=tmp_path, check=True,
-                         capture_output=True, text=True).stdout
-    assert "ERRORS 0" in out, out
+    _assert_tb_passes(tmp_path)
