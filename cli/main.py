@@ -706,7 +706,8 @@ def build_parser():
     p.add_argument("--max-layers", type=int, help="layer table depth (default 8)")
     p.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
     p.add_argument("--router", choices=("router1", "router2"),
-                   help="nextpnr router (default router1 up to 8 PEs, router2 above)")
+                   help="nextpnr router (default router1: router2 did not converge on 16 "
+                        "and 32 PEs)")
     p.add_argument("--area", action="store_true",
                    help="synthesis only: what each unit of a PE and the shared logic cost "
                         "(Yosys stat per module; --report writes it as JSON)")

@@ -48,8 +48,10 @@ BOARDS = {
     "ulx3s-85f": BoardSpec("ulx3s-85f", "ULX3S_85F_Platform", "LFE5U-85F", 83640, 208, 156),
 }
 
-#: Largest PE count routed with nextpnr's router1 by default (router2 above).
-ROUTER1_MAX_PES = 8
+#: nextpnr's router unless asked otherwise: router1 routed every recorded
+#: build; router2 gave 70-79 MHz at 8 PEs on an earlier netlist, and on this
+#: one its overuse stalled (near 7,000 wires at 16 PEs, 18,500 at 32).
+DEFAULT_ROUTER = "router1"
 #: Accumulator width when 48-bit accumulators do not fit (a 512 x 36 block RAM).
 NARROW_ACC_WIDTH = 36
 #: Block RAMs kept free for the top (none used today; headroom for Yosys' choices).
@@ -231,11 +233,8 @@ def synthesize(board, hw, build_dir, bundle=None, max_layers=None, freq_mhz=100.
     """Build a bitstream; returns the report (dict).
 
     ``status(text)`` is called with the current step while the tools run.
-    ``router`` is nextpnr's router; by default ``router1`` up to
-    :data:`ROUTER1_MAX_PES` PEs (the better clock: 8 PEs routed at 100.25 MHz;
-    ``router2`` gave 70-79 MHz on the same design family) and ``router2``
-    above, where ``router1`` takes the better part of an hour (16 PEs: 29
-    minutes of routing).
+    ``router`` is nextpnr's router, :data:`DEFAULT_ROUTER` by default
+    (router1: 16 PEs took 41 minutes with other builds alongside).
     """
     from amaranth_boards import ulx3s
 
@@ -245,7 +244,7 @@ def synthesize(board, hw, build_dir, bundle=None, max_layers=None, freq_mhz=100.
     spec = _board(board)
     check_fit(board, hw)
     if router is None:
-        router = "router1" if hw.n_pe <= ROUTER1_MAX_PES else "router2"
+        router = DEFAULT_ROUTER
     if router not in ("router1", "router2"):
         raise EieError(f"unknown nextpnr router {router!r}: choose router1 or router2")
     if max_layers is None:
