@@ -498,10 +498,15 @@ def cmd_bench(args):
     layer = dict(VGG6)
     if args.quick:
         layer.update(name="VGG-6/16", n_in=VGG6["n_in"] // 16, n_out=VGG6["n_out"] // 16)
+    def pe_item(text):          # N, or N@SEED
+        n, *seed = (int(part) for part in text.split("@"))
+        if len(seed) > 1:
+            raise ValueError(text)
+        return (n, seed[0]) if seed else n
+
     try:
-        pes = [(int(p.split("@")[0]), int(p.split("@")[1])) if "@" in p else int(p)
-               for p in args.fpga_pes.split(",")]
-    except (ValueError, IndexError):
+        pes = [pe_item(p) for p in args.fpga_pes.split(",")]
+    except ValueError:
         raise EieError(f"--fpga-pes must be a comma-separated list of PE counts (N, or N@SEED "
                        f"for another placement seed), not {args.fpga_pes!r}") from None
     for suite in suites:

@@ -10,13 +10,14 @@ import json
 import os
 import re
 import shutil
+import subprocess
 import sys
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config import HwConfig
+from ..config import ENTRIES_PER_WORD, HwConfig
 from ..errors import EieError
 from ..hw.bram import dp16kd_blocks
 
@@ -157,7 +158,7 @@ def check_fit(board, hw):
 
 def capacity(hw):
     """What one bitstream holds: per PE and in all (entries, columns, rows)."""
-    entries = hw.spmat_words * 8
+    entries = hw.spmat_words * ENTRIES_PER_WORD
     return {
         "entries_per_pe": entries, "entries": entries * hw.n_pe,
         # Every PE has a pointer per column of every layer, plus one per layer.
@@ -195,8 +196,8 @@ def model_fit(hw, layers, bias=False):
     for n_in, n_out, density in layers:
         q = (1 - density) ** 16
         entries += n_in * -(-n_out // hw.n_pe) * density * (1 + q / (1 - q))
-    if entries > hw.spmat_words * 8:
-        return f"entries per PE ~{entries:,.0f} > {hw.spmat_words * 8:,}"
+    if entries > hw.spmat_words * ENTRIES_PER_WORD:
+        return f"entries per PE ~{entries:,.0f} > {hw.spmat_words * ENTRIES_PER_WORD:,}"
     return None
 
 
@@ -228,6 +229,20 @@ def _tool_env():
     return env
 
 
+def _board_plan(spec, hw, max_layers, bundle=None, freq_mhz=100.0, baud=3_000_000, **prepare):
+    """The board top for ``hw`` and its build plan: ``(top, max_layers, plan)``."""
+    from amaranth_boards import ulx3s
+
+    from ..hw.board import Board
+    from .verilog import default_max_layers
+
+    if max_layers is None:
+        max_layers = default_max_layers(len(bundle.layers) if bundle else 0)
+    platform = getattr(ulx3s, spec.platform)(toolchain="Trellis")
+    top = Board(hw, max_layers=max_layers, bundle=bundle, freq_mhz=freq_mhz, baud=baud)
+    return top, max_layers, platform.prepare(top, name="eie_top", **prepare)
+
+
 def synthesize(board, hw, build_dir, bundle=None, max_layers=None, freq_mhz=100.0,
                baud=3_000_000, seed=1, status=None, router=None):
     """Build a bitstream; returns the report (dict).
@@ -236,28 +251,20 @@ def synthesize(board, hw, build_dir, bundle=None, max_layers=None, freq_mhz=100.
     ``router`` is nextpnr's router, :data:`DEFAULT_ROUTER` by default
     (router1: 16 PEs took 41 minutes with other builds alongside).
     """
-    from amaranth_boards import ulx3s
-
-    from ..hw.board import Board
-    from .verilog import default_max_layers
-
     spec = _board(board)
     check_fit(board, hw)
     if router is None:
         router = DEFAULT_ROUTER
     if router not in ("router1", "router2"):
         raise EieError(f"unknown nextpnr router {router!r}: choose router1 or router2")
-    if max_layers is None:
-        max_layers = default_max_layers(len(bundle.layers) if bundle else 0)
-    platform = getattr(ulx3s, spec.platform)(toolchain="Trellis")
-    top = Board(hw, max_layers=max_layers, bundle=bundle, freq_mhz=freq_mhz, baud=baud)
     build_dir = Path(build_dir)
     build_dir.mkdir(parents=True, exist_ok=True)
     os.environ.update(_tool_env())
     # --timing-allow-fail: a design slower than the target still gets a
     # bitstream and an honest Fmax (the report says whether timing was met).
-    plan = platform.prepare(top, name="eie_top",
-                            nextpnr_opts=f"--seed {seed} --timing-allow-fail --router {router}")
+    top, max_layers, plan = _board_plan(
+        spec, hw, max_layers, bundle=bundle, freq_mhz=freq_mhz, baud=baud,
+        nextpnr_opts=f"--seed {seed} --timing-allow-fail --router {router}")
 
     done = threading.Event()
     error = []
@@ -359,7 +366,7 @@ def _summary(cells):
             "mult18": cells.get("MULT18X18D", 0)}
 
 
-def area_breakdown(board, hw, build_dir, max_layers=None, status=None):
+def area_breakdown(board, hw, build_dir, max_layers=None):
     """What each unit costs: Yosys' ``synth_ecp5 -noflatten`` of the board
     top, ``stat`` per module.
 
@@ -368,24 +375,13 @@ def area_breakdown(board, hw, build_dir, max_layers=None, status=None):
     counts them), LUT4, CCU2C, flip-flops, LUT RAM (DPR16X4), EBR and MULT18,
     for PE 0 (every PE is the same) and for the logic shared by the array.
     """
-    from amaranth_boards import ulx3s
-
-    from ..hw.board import Board
-    from .verilog import default_max_layers
-
     spec = _board(board)
     check_fit(board, hw)
     build_dir = Path(build_dir)
     build_dir.mkdir(parents=True, exist_ok=True)
-    if max_layers is None:
-        max_layers = default_max_layers(0)
-    platform = getattr(ulx3s, spec.platform)(toolchain="Trellis")
-    plan = platform.prepare(Board(hw, max_layers=max_layers), name="eie_top")
+    _, _, plan = _board_plan(spec, hw, max_layers)
     plan.extract(str(build_dir))
     env = dict(os.environ, **_tool_env())
-    if status is not None:
-        status("yosys (synthesis, one module per unit)")
-    import subprocess
     proc = subprocess.run(
         [env["YOSYS"], "-q", "-p", "read_rtlil eie_top.il; synth_ecp5 -noflatten -top eie_top; "
                                    "tee -q -o area_stat.txt stat"],
@@ -396,12 +392,15 @@ def area_breakdown(board, hw, build_dir, max_layers=None, status=None):
                        f"files in {build_dir}")
     modules = parse_yosys_stat(stat_path.read_text())
 
-    def total(prefix, exclude=()):
+    def within(name, prefix):
+        return name == prefix or name.startswith(prefix + ".")
+
+    def total(prefix=None, exclude=()):
+        """Cells of the modules under ``prefix`` (every module without one)."""
         cells = {}
         for name, counts in modules.items():
-            if name == prefix or name.startswith(prefix + "."):
-                if any(name == x or name.startswith(x + ".") for x in exclude):
-                    continue
+            if (prefix is None or within(name, prefix)) and \
+                    not any(within(name, x) for x in exclude):
                 for k, v in counts.items():
                     cells[k] = cells.get(k, 0) + v
         return cells
@@ -419,13 +418,8 @@ def area_breakdown(board, hw, build_dir, max_layers=None, status=None):
         "control": _summary(total(f"{eie}.control")),
         "eie": _summary(modules.get(eie, {})),
     }
-    everything = {}
-    for counts in modules.values():
-        for k, v in counts.items():
-            everything[k] = everything.get(k, 0) + v
-    inside = total(eie)
-    shared["board"] = _summary({k: everything.get(k, 0) - inside.get(k, 0)
-                                for k in everything})
+    everything = total()
+    shared["board"] = _summary(total(exclude=(eie,)))
     return {"board": spec.name, "n_pe": hw.n_pe, "pes_found": len(pes), "hw": hw.to_json(),
             "pe": pe, "per_pe": _summary(total(pe0)), "shared": shared,
             "total": _summary(everything)}

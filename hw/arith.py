@@ -93,20 +93,18 @@ class OutputStage(wiring.Component):
         xe = Cat(Const(0, 1), self.x).as_signed()
         sign = self.x[-1]
         coarse = self.shift[3:]
-        # Byte b of xe equals the sign everywhere; suffix ANDs from the top.
+        # suffix[b]: every byte of xe from byte b up equals the sign (1 above
+        # the top, as far as the coarse shift reaches: byte 7 + 3).
         n_bytes = -(-len(xe) // 8)
-        same = []
-        for b in range(n_bytes):
-            bits = xe[8 * b:min(8 * b + 8, len(xe))]
-            same.append(Mux(sign, bits.all(), ~bits.any()))
-        suffix = [Const(1, 1)] * (8 + 3)
-        for b in reversed(range(min(n_bytes, len(suffix)))):
-            suffix[b] = same[b] & (suffix[b + 1] if b + 1 < len(suffix) else 1)
+        suffix = [Const(1, 1)] * (max(n_bytes, 8 + 3) + 1)
+        for b in reversed(range(n_bytes)):
+            bits = xe[8 * b:8 * b + 8]
+            suffix[b] = Mux(sign, bits.all(), ~bits.any()) & suffix[b + 1]
         high_same = Signal()
         with m.Switch(coarse):
             for c in range(1 << len(coarse)):
                 with m.Case(c):
-                    m.d.comb += high_same.eq(suffix[c + 3] if c + 3 < len(suffix) else 1)
+                    m.d.comb += high_same.eq(suffix[c + 3])
 
         s1_valid, s1_relu, s1_sign, s1_high = Signal(), Signal(), Signal(), Signal()
         s1_fine = Signal(3)

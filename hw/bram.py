@@ -145,10 +145,7 @@ class BlockRAM(wiring.Component):
                                                 init=self._init)
         wp = mem.write_port()
         m.d.comb += [wp.addr.eq(self.wr_addr), wp.data.eq(self.wr_data), wp.en.eq(self.wr_en)]
-        reads = [(self.rd_addr, self.rd_en, self.rd_data)]
-        if self._read_ports == 2:
-            reads.append((self.rd2_addr, 1, self.rd2_data))
-        for addr, en, data in reads:
+        for addr, en, data in self._reads():
             rp = mem.read_port()
             m.d.comb += [rp.addr.eq(addr), rp.en.eq(en)]
             # The output register has no reset: no reset logic between the
@@ -159,23 +156,30 @@ class BlockRAM(wiring.Component):
             m.d.comb += data.eq(out)
         return m
 
+    def _reads(self):
+        """The read ports: ``(addr, en, data)``; the second one is always enabled."""
+        reads = [(self.rd_addr, self.rd_en, self.rd_data)]
+        if self._read_ports == 2:
+            reads.append((self.rd2_addr, Const(1, 1), self.rd2_data))
+        return reads
+
     def _elaborate_dp16kd(self):
         m = Module()
-        two = self._read_ports == 2
+        reads = self._reads()
         d, w, banks, columns = dp16kd_shape(self._depth, self._width, self._read_ports)
         sbits = (d - 1).bit_length()                  # address bits of one block
         words = self._init + [0] * (banks * d - len(self._init))
         bank_bits = len(self.rd_addr) - sbits if banks > 1 else 0
-        # Addresses as wide as a block's address, at least.
-        wr_addr = Cat(self.wr_addr, Const(0, max(0, sbits - len(self.wr_addr))))
-        rd_addr = Cat(self.rd_addr, Const(0, max(0, sbits - len(self.rd_addr))))
-        rd2_addr = (Cat(self.rd2_addr, Const(0, max(0, sbits - len(self.rd2_addr))))
-                    if two else None)
-        # Which bank was read, two edges ago (the RAM's input and output registers).
+
+        def widened(addr):   # as wide as a block's address, at least
+            return Cat(addr, Const(0, max(0, sbits - len(addr))))
+
+        wr_addr = widened(self.wr_addr)
+        rd_addrs = [widened(addr)[:sbits] for addr, _, _ in reads]
+        # Per read port, which bank was read two edges ago (the RAM's input and
+        # output registers).
         selects = []
-        for addr, en in ((self.rd_addr, self.rd_en), (self.rd2_addr if two else None, 1)):
-            if addr is None:
-                continue
+        for addr, en, _ in reads:
             bank_q = Signal(max(1, bank_bits))
             bank_qq = Signal(max(1, bank_bits))
             if bank_bits:
@@ -183,31 +187,30 @@ class BlockRAM(wiring.Component):
                     m.d.sync += bank_q.eq(addr[sbits:])
                 m.d.sync += bank_qq.eq(bank_q)
             selects.append(bank_qq)
-        outputs, outputs2 = [], []
+        outputs = [[] for _ in reads]            # per read port, per bank
         for b in range(banks):   # bank b: words b * d .. b * d + d - 1
             wr_here = self.wr_en
             if bank_bits:
                 wr_here = self.wr_en & (self.wr_addr[sbits:] == b)
-            parts, parts2 = [], []
+            parts = [[] for _ in reads]
             for c in range(columns):
                 lo = c * w
                 hi = min(self._width, lo + w)
                 mask = (1 << (hi - lo)) - 1
                 block = [(word >> lo) & mask for word in words[b * d:(b + 1) * d]]
-                do = Signal(36, name=f"do_{b}_{c}")
-                do2 = Signal(18, name=f"do2_{b}_{c}") if two else None
+                dos = [Signal(36, name=f"do_{b}_{c}")]
+                if len(reads) == 2:
+                    dos.append(Signal(18, name=f"do2_{b}_{c}"))
                 m.submodules[f"ebr_{b}_{c}"] = _dp16kd(
                     w, sbits, block, wr_here, wr_addr[:sbits],
                     Cat(self.wr_data[lo:hi], Const(0, 36 - (hi - lo))),
-                    self.rd_en, rd_addr[:sbits], do,
-                    rd2_addr[:sbits] if two else None, do2)
-                parts.append(do[:hi - lo])
-                if two:
-                    parts2.append(do2[:hi - lo])
-            outputs.append(Cat(*parts))
-            outputs2.append(Cat(*parts2))
-        for data, outs, select in zip((self.rd_data, self.rd2_data if two else None),
-                                      (outputs, outputs2), selects):
+                    self.rd_en, rd_addrs[0], dos[0],
+                    *((rd_addrs[1], dos[1]) if len(reads) == 2 else ()))
+                for port, do in zip(parts, dos):
+                    port.append(do[:hi - lo])
+            for port, port_parts in zip(outputs, parts):
+                port.append(Cat(*port_parts))
+        for (_, _, data), outs, select in zip(reads, outputs, selects):
             if banks == 1:
                 m.d.comb += data.eq(outs[0])
             else:

@@ -33,7 +33,7 @@ class PtrReader(wiring.Component):
     col_valid, col_value, col, ptr_base, spmat_base : In
         A broadcast activation ``(value, column)`` and the layer's bases.
     item_valid, item : Out
-        Four cycles later (the read address is registered, the banks' outputs
+        Four cycles later (the read address is registered, the memory's outputs
         twice): the queue item (value, absolute start entry, length).
     host_we, host_addr, host_data : In
         Host write of pointer ``host_addr``.

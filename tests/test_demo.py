@@ -114,3 +114,5 @@ def test_bench_studies_and_markdown(tmp_path):
 def test_bench_bad_fpga_pes(capsys):
     assert main(["bench", "--suite", "fpga", "--fpga-pes", "8,x"]) == 1
     assert "--fpga-pes must be a comma-separated list" in capsys.readouterr().err
+    assert main(["bench", "--suite", "fpga", "--fpga-pes", "8@2@3"]) == 1
+    assert "--fpga-pes must be a comma-separated list" in capsys.readouterr().err
