@@ -123,11 +123,12 @@ class Timing:
     The names below are the ones used in ``docs/architecture.md`` and in the
     cycle model.  Cycle 0 is the first cycle of a layer.
 
-    ``scan_start`` (4)
+    ``scan_start`` (5)
         The source activation files are read one row (one address in every PE)
         at a time; row 0 is read at cycle 0, it leaves the block RAM's output
-        register at cycle 2 and is in the scanner's prefetch buffer at cycle 3, and
-        it becomes the current row at cycle 4 (the reads are decided a cycle
+        register at cycle 2, is registered as it reaches the scanner at cycle 3
+        and is in the scanner's prefetch buffer at cycle 4, and it becomes the
+        current row at cycle 5 (the reads are decided a cycle
         ahead, from registers, and the buffer holds enough rows that they reach
         the current row back to back).  A row with no
         nonzero activation is current for one cycle; a row with ``c`` nonzeros
@@ -169,7 +170,7 @@ class Timing:
         and ReLU), pipelined for the clock rate.
     """
 
-    scan_start = 4
+    scan_start = 5
     bcast_stages = 1
     arith_drain = 11
     writeback_latency = 8

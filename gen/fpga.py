@@ -321,13 +321,14 @@ def synthesize(board, hw, build_dir, bundle=None, max_layers=None, freq_mhz=100.
 PE_UNITS = (("ptr", "pointer read and pointer memory"),
             ("queue", "activation queue"),
             ("spmat", "sparse-matrix read, decode"),
-            ("codebook", "codebook"),
+            ("codebook", "codebook (the running layer's 16 weights)"),
             ("arith", "multiply, accumulate, bias"),
             ("arith.out", "output stage (round, shift, saturate, ReLU)"),
             ("acts", "activation files"))
 #: The logic shared by all PEs, by submodule of the accelerator.
 SHARED_UNITS = (("scanner", "activation scanner and LNZD tree"),
                 ("control", "control unit, layer table, counters"),
+                ("codebook", "codebook store (every layer's) and reload"),
                 ("eie", "broadcast, host port, PE selection"),
                 ("board", "UART bridge, reset, LEDs"))
 _STAT_SECTION = re.compile(r"^=== (.+) ===$")
@@ -416,6 +417,7 @@ def area_breakdown(board, hw, build_dir, max_layers=None):
     shared = {
         "scanner": _summary(total(f"{eie}.scanner")),
         "control": _summary(total(f"{eie}.control")),
+        "codebook": _summary(total(f"{eie}.codebook")),
         "eie": _summary(modules.get(eie, {})),
     }
     everything = total()

@@ -9,7 +9,7 @@ overflow whatever is in flight.  ``fifo_depth`` of DESIGN.md is ``credits``
 minus the broadcast pipeline (see ``docs/architecture.md``).
 """
 
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -147,6 +147,20 @@ class ActQueue(wiring.Component):
             m.d.sync += head_valid.eq(0)
         m.d.sync += [
             stored.eq(stored + to_storage - refill),
-            self.count.eq(self.count + self.fire - do_pop - self.drop),
         ]
+        # The drop (from the pointer read) and the pop (from the sparse-matrix
+        # reader) come late: they pick one of the sums worked out from the
+        # count and the fire, rather than feeding a carry chain.
+        up = Signal.like(self.count)
+        same = Signal.like(self.count)
+        down = Signal.like(self.count)
+        m.d.comb += [up.eq(self.count + self.fire), same.eq(self.count + self.fire - 1),
+                     down.eq(self.count + self.fire - 2)]
+        with m.Switch(Cat(do_pop, self.drop)):
+            with m.Case(0b00):
+                m.d.sync += self.count.eq(up)
+            with m.Case(0b11):
+                m.d.sync += self.count.eq(down)
+            with m.Default():
+                m.d.sync += self.count.eq(same)
         return m

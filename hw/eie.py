@@ -6,11 +6,13 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from ..config import ACT_BITS, CODEBOOK_SIZE, HwConfig
+from .codebook import LOAD_CYCLES, CodebookStore
 from .control import Control
 from .geometry import Geometry, HostMap, Region, flags_value
 from .local_reg import local_register
 from .pe import PE
 from .scanner import Scanner, bcast_layout
+from .spmat_reader import DECODE_DELAY
 
 __all__ = ["EIE", "layer_table", "HOST_READ_LATENCY", "HOST_WRITE_LATENCY"]
 
@@ -119,16 +121,20 @@ class EIE(wiring.Component):
         bundle = self._bundle
         if bundle is None:
             return {}
-        g = self._g
-        codebook = np.zeros(g.codebook_depth, dtype=np.int64)
-        for l, layer in enumerate(bundle.layers):
-            codebook[l * CODEBOOK_SIZE:(l + 1) * CODEBOOK_SIZE] = layer.codebook
         return {
             "spmat_init": [int(w) for w in bundle.spmat_image(pe)],
             "ptr_init": [int(p) for p in bundle.ptr_image(pe)],
             "bias_init": bias_image(bundle, pe),
-            "codebook_init": [int(c) for c in codebook],
         }
+
+    def _codebook_init(self):
+        bundle = self._bundle
+        if bundle is None:
+            return None
+        codebook = np.zeros(self._g.codebook_depth, dtype=np.int64)
+        for l, layer in enumerate(bundle.layers):
+            codebook[l * CODEBOOK_SIZE:(l + 1) * CODEBOOK_SIZE] = layer.codebook
+        return [int(c) for c in codebook]
 
     def elaborate(self, platform):
         m = Module()
@@ -153,6 +159,10 @@ class EIE(wiring.Component):
             m.submodules.control = control = Control(
                 g, table_init=layer_table(bundle, g), n_layers_init=len(bundle.layers))
         m.submodules.scanner = scanner = Scanner(g)
+        m.submodules.codebook = store = CodebookStore(g, self._codebook_init())
+        # The reload of a layer's codebook ends before its first decode.
+        t = g.timing
+        assert t.scan_start + t.queue_latency + DECODE_DELAY >= LOAD_CYCLES
         m.d.comb += [
             self.busy.eq(control.busy),
             self.done.eq(control.done),
@@ -164,6 +174,11 @@ class EIE(wiring.Component):
             scanner.n_in.eq(control.layer.n_in),
             scanner.rows_in.eq(control.layer.rows_in),
             control.scan_done.eq(scanner.scan_done),
+            store.layer_go.eq(control.layer_go),
+            store.layer.eq(control.layer.index),
+            store.host_we.eq(we & (region == Region.CODEBOOK)),
+            store.host_addr.eq(offset),
+            store.host_data.eq(self.host_wdata),
         ]
         credit_if_fire = 1
         credit_if_hold = 1
@@ -181,17 +196,19 @@ class EIE(wiring.Component):
             # front of each PE, a copy of its own (the PEs spread over the
             # device, and the write data goes to every block RAM of the PE):
             # its writes land a cycle later, and its reads take
-            # HOST_READ_LATENCY = 3 cycles.
+            # HOST_READ_LATENCY = 3 cycles.  So is the codebook reload.
             host_port = {
                 "host_re_act": self.host_re & (region == Region.ACT) & mine,
                 "host_we_act": we & (region == Region.ACT) & mine,
                 "host_we_spmat": we & (region == Region.SPMAT) & mine,
                 "host_we_ptr": we & (region == Region.PTR) & mine,
                 "host_we_bias": we & (region == Region.BIAS) & mine,
-                "host_we_codebook": we & (region == Region.CODEBOOK),
                 "host_offset": offset,
                 "host_data": self.host_wdata,
                 "host_nz": self.host_wdata[:ACT_BITS] != 0,
+                "cb_we": store.load_we,
+                "cb_addr": store.load_addr,
+                "cb_data": store.load_data,
             }
             for name, value in host_port.items():
                 port = getattr(pe, name)

@@ -46,6 +46,11 @@ class LnzdTree(wiring.Component):
         Width of a candidate's value.
     tag_width : int
         Width of the side-band word carried along (e.g. the row base ``m * N``).
+    onehot : bool
+        At most one candidate is valid in any cycle (the scanner offers the
+        lowest set bit of its mask): every node is then an AND-OR of its
+        children, a third of the LUTs of a priority multiplexer.  With more
+        than one valid the result is undefined.
 
     Members
     -------
@@ -59,7 +64,7 @@ class LnzdTree(wiring.Component):
     set of inputs per cycle.
     """
 
-    def __init__(self, n_leaves, value_width=16, tag_width=1):
+    def __init__(self, n_leaves, value_width=16, tag_width=1, onehot=False):
         if not isinstance(n_leaves, int) or n_leaves < 1:
             raise ValueError(f"n_leaves must be a positive integer, not {n_leaves!r}")
         if not isinstance(value_width, int) or value_width < 1:
@@ -67,6 +72,7 @@ class LnzdTree(wiring.Component):
         if not isinstance(tag_width, int) or tag_width < 1:
             raise ValueError(f"tag_width must be a positive integer, not {tag_width!r}")
         self._n_leaves = n_leaves
+        self._onehot = bool(onehot)
         self._value_width = value_width
         self._levels = tree_levels(n_leaves)
         super().__init__({
@@ -102,13 +108,24 @@ class LnzdTree(wiring.Component):
                 valid = Signal(name=f"l{level}_n{p}_valid")
                 value = Signal(width, name=f"l{level}_n{p}_value")
                 index = Signal(index_width, name=f"l{level}_n{p}_index")
-                # The lowest valid child wins: build the priority mux from the top down.
                 sel_value, sel_index = Const(0, width), Const(0, index_width)
-                for c in reversed(range(4)):
-                    c_valid, c_value, c_index = children[c]
-                    child_index = Cat(c_index, Const(c, 2))
-                    sel_value = Mux(c_valid, c_value, sel_value)
-                    sel_index = Mux(c_valid, child_index, sel_index)
+                if self._onehot:
+                    # The one valid child: leaves are masked by their valid
+                    # flag, and above them an invalid node's value and index
+                    # are zero, so a node is the OR of its children.
+                    for c, (c_valid, c_value, c_index) in enumerate(children):
+                        child_index = Cat(c_index, Const(c, 2))
+                        if level == 0:
+                            c_value = c_value & c_valid.replicate(width)
+                        sel_value = sel_value | c_value
+                        sel_index = sel_index | (child_index & c_valid.replicate(index_width))
+                else:
+                    # The lowest valid child wins: the priority mux from the top down.
+                    for c in reversed(range(4)):
+                        c_valid, c_value, c_index = children[c]
+                        child_index = Cat(c_index, Const(c, 2))
+                        sel_value = Mux(c_valid, c_value, sel_value)
+                        sel_index = Mux(c_valid, child_index, sel_index)
                 m.d.sync += [
                     valid.eq(children[0][0] | children[1][0] | children[2][0] | children[3][0]),
                     value.eq(sel_value),

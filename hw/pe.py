@@ -29,7 +29,7 @@ class PE(wiring.Component):
     Parameters
     ----------
     geometry : eie.hw.geometry.Geometry
-    spmat_init, ptr_init, bias_init, codebook_init : sequence of int, optional
+    spmat_init, ptr_init, bias_init : sequence of int, optional
         Memory contents of a baked model.
 
     Members
@@ -50,15 +50,17 @@ class PE(wiring.Component):
         nonzero flag (stored with it).
     wb_valid, wb_row : In
         Writeback of a local row.
+    cb_we, cb_addr, cb_data : In
+        Write of an entry of the PE's copy of the running layer's codebook
+        (:class:`~eie.hw.codebook.CodebookStore`).
     host_* : In
         Host writes (and activation reads) selected by the top for this PE;
         ``host_nz`` is ``host_data[:16] != 0`` (an activation's nonzero flag).
     """
 
-    def __init__(self, geometry, spmat_init=None, ptr_init=None, bias_init=None,
-                 codebook_init=None):
+    def __init__(self, geometry, spmat_init=None, ptr_init=None, bias_init=None):
         self._g = geometry
-        self._inits = (spmat_init, ptr_init, bias_init, codebook_init)
+        self._inits = (spmat_init, ptr_init, bias_init)
         g = geometry
         super().__init__({
             "bcast_valid": In(1),
@@ -76,13 +78,15 @@ class PE(wiring.Component):
             "act_nz": Out(1),
             "wb_valid": In(1),
             "wb_row": In(g.act_addr_width),
+            "cb_we": In(1),
+            "cb_addr": In(4),
+            "cb_data": In(g.weight_shape),
             "host_mode": In(1),
             "host_re_act": In(1),
             "host_we_act": In(1),
             "host_we_spmat": In(1),
             "host_we_ptr": In(1),
             "host_we_bias": In(1),
-            "host_we_codebook": In(1),
             "host_offset": In(g.host.offset_bits),
             "host_data": In(64),
             "host_nz": In(1),
@@ -91,12 +95,12 @@ class PE(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         g = self._g
-        spmat_init, ptr_init, bias_init, codebook_init = self._inits
+        spmat_init, ptr_init, bias_init = self._inits
         layer = self.layer
         m.submodules.ptr = ptr = PtrReader(g, ptr_init)
         m.submodules.queue = queue = ActQueue(g.item_layout, g.timing.credits)
         m.submodules.spmat = spmat = SpmatReader(g, spmat_init)
-        m.submodules.codebook = codebook = Codebook(g, codebook_init)
+        m.submodules.codebook = codebook = Codebook(g)
         m.submodules.arith = arith = ArithUnit(g, bias_init)
         m.submodules.acts = acts = ActFile(g)
 
@@ -120,7 +124,6 @@ class PE(wiring.Component):
             spmat.head_rdy.eq(queue.r_rdy),
             spmat.head.eq(queue.r_data),
             queue.r_en.eq(spmat.head_pop),
-            codebook.layer.eq(layer.index),
             codebook.index.eq(spmat.lookup_index),
             spmat.lookup_weight.eq(codebook.weight),
             arith.entry_valid.eq(spmat.entry_valid),
@@ -161,8 +164,9 @@ class PE(wiring.Component):
             arith.host_we.eq(self.host_we_bias),
             arith.host_addr.eq(self.host_offset),
             arith.host_data.eq(self.host_data),
-            codebook.host_we.eq(self.host_we_codebook),
-            codebook.host_addr.eq(self.host_offset),
-            codebook.host_data.eq(self.host_data),
+            # The running layer's codebook, reloaded at the start of each layer.
+            codebook.load_we.eq(self.cb_we),
+            codebook.load_addr.eq(self.cb_addr),
+            codebook.load_data.eq(self.cb_data),
         ]
         return m

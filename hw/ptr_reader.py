@@ -99,18 +99,22 @@ class PtrReader(wiring.Component):
         base = Signal(g.entry_addr_width)
         start = Signal(g.ptr_width, reset_less=True)
         end = Signal(g.ptr_width, reset_less=True)
+        empty = Signal(reset_less=True)
         m.d.sync += [
             self.item_valid.eq(valid2),
             value.eq(value2),
             base.eq(self.spmat_base * ENTRIES_PER_WORD),
             start.eq(mem.rd_data),
             end.eq(mem.rd2_data),
+            # ``length == 0``, registered: the queue's credit count and push
+            # decisions start from it (an equality is two LUT levels, what the
+            # block RAM's output register can afford).
+            empty.eq(mem.rd_data == mem.rd2_data),
         ]
         m.d.comb += [
             self.item.value.eq(value),
             self.item.start.eq(base + start),
             self.item.length.eq(end - start),
-            # ``length == 0`` without waiting for the subtraction.
-            self.item.empty.eq(start == end),
+            self.item.empty.eq(empty),
         ]
         return m

@@ -2,8 +2,9 @@
 
 Local address ``m`` of every PE's source file together holds activations
 ``m*N .. m*N+N-1`` (a *row*).  The scanner reads rows ahead of use (row 0 at
-the layer's cycle 0; each read is registered next to its block RAM and again
-in the scanner's prefetch buffer, so row 0 is current at cycle 4), makes it
+the layer's cycle 0; each read is registered next to its block RAM, again as
+it reaches the scanner and in the scanner's prefetch buffer, so row 0 is
+current at cycle 5), makes it
 the *current row* with its nonzero mask (every PE's local leading-nonzero
 detect: ``a != 0`` and ``m*N+k < n_in``), and offers its lowest set bit each
 cycle.  When every PE has a credit the item *fires*: its bit is cleared, and
@@ -16,6 +17,7 @@ Latency: fired at ``t``, broadcast at ``t + tree_stages + 1`` (``bcast_latency``
 
 from amaranth.hdl import Cat, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
+from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..config import ACT_BITS
@@ -24,7 +26,7 @@ from .lnzd import LnzdTree, lowest_one
 __all__ = ["Scanner", "bcast_layout", "PREFETCH"]
 
 #: Rows the scanner's prefetch buffer holds, reads in flight included.
-PREFETCH = 4
+PREFETCH = 5
 
 
 def bcast_layout(geometry):
@@ -92,14 +94,16 @@ class Scanner(wiring.Component):
         m = Module()
         g = self._g
         n = g.n_pe
-        m.submodules.tree = tree = LnzdTree(n, ACT_BITS, g.col_width)
+        m.submodules.tree = tree = LnzdTree(n, ACT_BITS, g.col_width, onehot=True)
 
         # Read pipeline: the reads are decided a cycle ahead, from registers, so
         # the read enable and address that fan out to every PE's activation
         # block RAM are registers (``scan_en`` is ``layer_go``, from the control
         # unit's registers, or ``rd_issue``).  A row read at t is in the block
         # RAM's output at t + 1, in the PE's register next to it at t + 2
-        # (``act_data``, stage D2), and in the prefetch buffer from t + 3.  The
+        # (``act_data``, stage D2), in the scanner's register at t + 3 (D3: the
+        # route from PEs spread over the device is the whole of a cycle), and
+        # in the prefetch buffer from t + 4.  The
         # buffer's head is the next row (stage Q); it holds PREFETCH rows,
         # counting the reads in flight, which is what it takes to read one row
         # per cycle with the decision a cycle ahead: rows reach the current
@@ -120,18 +124,26 @@ class Scanner(wiring.Component):
         d2_valid = Signal()
         d2_base = Signal(g.col_width)
         d2_range = Signal(n)
-        # A ring of rows: a push writes entry ``wptr`` (its enable comes from
-        # registers only, whatever fires this cycle), a pop advances ``rptr``.
-        buf = [Signal(row, name=f"buf{i}") for i in range(depth)]
+        d3_valid = Signal()
+        d3_base = Signal(g.col_width)
+        d3_range = Signal(n)
+        d3_values = Signal(data.ArrayLayout(signed(ACT_BITS), n))
+        d3_nz = Signal(n)
+        # A ring of rows in distributed RAM (17 bits per PE: a 4:1 or 5:1
+        # multiplexer of flip-flops costs about three times the LUTs): a push
+        # writes entry ``wptr`` (its enable comes from registers only, whatever
+        # fires this cycle), a pop advances ``rptr``, and the head is read
+        # asynchronously at ``rptr``.
+        m.submodules.ring = ring = Memory(shape=row, depth=depth, init=[],
+                                          attrs={"ram_style": "distributed"})
+        ring_w = ring.write_port()
+        ring_r = ring.read_port(domain="comb")
         wptr = Signal(range(depth))
         rptr = Signal(range(depth))
         count = Signal(range(depth + 1))
         q_valid = Signal()              # count != 0
         head = Signal(row)
-        with m.Switch(rptr):
-            for i in range(depth):
-                with m.Case(i):
-                    m.d.comb += head.eq(buf[i])
+        m.d.comb += [ring_r.addr.eq(rptr), head.eq(ring_r.data)]
         q_values = head.values
         q_base = head.base
         cur_valid = Signal()
@@ -158,15 +170,26 @@ class Scanner(wiring.Component):
 
         def in_range(base):
             # Which activations of the row at ``base`` are inputs: base + k < n_in.
+            # One compare (the row is full), and a table of the count that is
+            # left (k < left): N compares as wide as a column would each be a
+            # carry chain.  A row that is read has left >= 1.
             left = Signal(signed(g.col_width + 1))
+            bits = n.bit_length()
+            part = Signal(n)
             m.d.comb += left.eq(self.n_in - base)
-            return Cat(left > k for k in range(n))
+            with m.Switch(left[:bits]):
+                for c in range(1, n):
+                    with m.Case(c):
+                        m.d.comb += part.eq((1 << c) - 1)
+                with m.Default():       # 0, or n and more (full)
+                    m.d.comb += part.eq(0)
+            return Mux(left >= n, (1 << n) - 1, part)
 
         def at_most_one(mask):
             return (mask & (mask - 1)[:n]) == 0
 
         p_mask = Signal(n)
-        m.d.comb += p_mask.eq(self.act_nz & d2_range)
+        m.d.comb += p_mask.eq(d3_nz & d3_range)
 
         m.d.comb += [
             self.scan_en.eq(self.layer_go | rd_issue),
@@ -176,6 +199,7 @@ class Scanner(wiring.Component):
             m.d.sync += [
                 rd_issue.eq(self.rows_in > 1), rd_addr.eq(1), rd_base.eq(n),
                 d1_valid.eq(1), d1_base.eq(0), d1_range.eq(in_range(0)), d2_valid.eq(0),
+                d3_valid.eq(0),
                 count.eq(0), q_valid.eq(0), wptr.eq(0), rptr.eq(0),
                 cur_valid.eq(0), self.scan_done.eq(0),
             ]
@@ -183,7 +207,7 @@ class Scanner(wiring.Component):
             # Reads: the row in flight moves on; the next read is decided from
             # the occupancy after this cycle.
             rd_now = rd_issue
-            push = d2_valid
+            push = d3_valid
             count_next = Signal(range(depth + 2))
             addr_next = Signal(g.row_count_width)
             m.d.comb += [
@@ -191,21 +215,23 @@ class Scanner(wiring.Component):
                 addr_next.eq(rd_addr + rd_now),
             ]
             m.d.sync += [
+                d3_valid.eq(d2_valid), d3_base.eq(d2_base), d3_range.eq(d2_range),
+                d3_values.eq(self.act_data), d3_nz.eq(self.act_nz),
                 d2_valid.eq(d1_valid), d2_base.eq(d1_base), d2_range.eq(d1_range),
                 d1_valid.eq(rd_now), d1_base.eq(rd_base), d1_range.eq(in_range(rd_base)),
                 count.eq(count_next), q_valid.eq(count_next != 0),
-                rd_issue.eq((count_next + d1_valid + rd_now < depth) & (addr_next < self.rows_in)),
+                rd_issue.eq((count_next + d2_valid + d1_valid + rd_now < depth)
+                            & (addr_next < self.rows_in)),
             ]
             with m.If(rd_now):
                 m.d.sync += [rd_addr.eq(rd_addr + 1), rd_base.eq(rd_base + n)]
             # The pushed row goes to entry ``wptr``; a pop moves the head on.
-            for i in range(depth):
-                with m.If(push & (wptr == i)):
-                    m.d.sync += [
-                        buf[i].values.eq(self.act_data), buf[i].base.eq(d2_base),
-                        buf[i].mask.eq(p_mask), buf[i].empty.eq(p_mask == 0),
-                        buf[i].last.eq(at_most_one(p_mask)),
-                    ]
+            m.d.comb += [
+                ring_w.en.eq(push), ring_w.addr.eq(wptr),
+                ring_w.data.values.eq(d3_values), ring_w.data.base.eq(d3_base),
+                ring_w.data.mask.eq(p_mask), ring_w.data.empty.eq(p_mask == 0),
+                ring_w.data.last.eq(at_most_one(p_mask)),
+            ]
             with m.If(push):
                 m.d.sync += wptr.eq(Mux(wptr == depth - 1, 0, wptr + 1))
             with m.If(pop):
@@ -223,7 +249,7 @@ class Scanner(wiring.Component):
                     ]
                 with m.Else():
                     m.d.sync += cur_valid.eq(0)
-                    with m.If(~d1_valid & ~d2_valid & ~rd_issue):
+                    with m.If(~d1_valid & ~d2_valid & ~d3_valid & ~rd_issue):
                         m.d.sync += self.scan_done.eq(1)
 
         m.d.comb += [

@@ -21,10 +21,12 @@ from amaranth.lib.wiring import In, Out
 from ..config import ACT_BITS, WEIGHT_BITS
 from .bram import BlockRAM
 
-__all__ = ["SpmatReader", "WORD_BITS"]
+__all__ = ["SpmatReader", "WORD_BITS", "DECODE_DELAY"]
 
 #: Width of a sparse-matrix memory word (8 entries of 8 bits).
 WORD_BITS = 64
+#: An entry issued at cycle ``c`` reads the codebook during cycle ``c + DECODE_DELAY``.
+DECODE_DELAY = 6
 
 
 class SpmatReader(wiring.Component):

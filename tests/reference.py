@@ -86,10 +86,11 @@ def simulate_layer(col_len, act, n_pe, n_out, timing):
     credits, qlat = timing.credits, timing.queue_latency
 
     # Reads are decided a cycle ahead; a row read at t is in the PEs' registers
-    # at t + 2 and in the prefetch buffer (head: the next row) from t + 3.
-    prefetch = 4
+    # at t + 2, in the scanner's at t + 3 and in the prefetch buffer (head: the
+    # next row) from t + 4.
+    prefetch = 5
     rd_issue, rd_addr = False, 0
-    d1 = d2 = None       # rows read one and two cycles ago
+    d1 = d2 = d3 = None  # rows read one, two and three cycles ago
     buf = []
     cur, mask = None, []
     scan_done = False
@@ -124,17 +125,17 @@ def simulate_layer(col_len, act, n_pe, n_out, timing):
         new_cur, new_mask = cur, (mask[1:] if fire else mask)
         load = t > 0 and ((cur is None and q is not None) or row_over)
         if t == 0:
-            new_d1, new_d2, new_buf = 0, None, []
+            new_d1, new_d2, new_d3, new_buf = 0, None, None, []
             rd_addr, new_issue = 1, n_rows > 1
         else:
             pop = load and q is not None
             new_buf = buf[1:] if pop else list(buf)
-            if d2 is not None:
-                new_buf.append(d2)
-            new_d1, new_d2 = (rd_addr if rd_issue else None), d1
+            if d3 is not None:
+                new_buf.append(d3)
+            new_d1, new_d2, new_d3 = (rd_addr if rd_issue else None), d1, d2
             rd_addr += rd_issue
-            new_issue = (len(new_buf) + (d1 is not None) + rd_issue < prefetch
-                         and rd_addr < n_rows)
+            new_issue = (len(new_buf) + (d1 is not None) + (d2 is not None) + rd_issue
+                         < prefetch and rd_addr < n_rows)
         if load:
             if q is not None:
                 new_cur = q
@@ -142,7 +143,7 @@ def simulate_layer(col_len, act, n_pe, n_out, timing):
                             if q * n_pe + k < n_in and act[q * n_pe + k] != 0]
             else:
                 new_cur, new_mask = None, []
-                scan_done = d1 is None and d2 is None and not rd_issue
+                scan_done = d1 is None and d2 is None and d3 is None and not rd_issue
         # PEs.
         for k in range(n_pe):
             busy_col = remaining[k] > 0
@@ -161,5 +162,5 @@ def simulate_layer(col_len, act, n_pe, n_out, timing):
         # Clock edge.
         was_idle = idle and not fire
         cur, mask = new_cur, new_mask
-        d1, d2, buf, rd_issue = new_d1, new_d2, new_buf, new_issue
+        d1, d2, d3, buf, rd_issue = new_d1, new_d2, new_d3, new_buf, new_issue
         t += 1

@@ -125,3 +125,28 @@ def test_lstm_sequences_step_by_step():
     x = rng.normal(size=(2, 4, 8)) * (rng.random((2, 4, 8)) < 0.5)
     codes = golden.quantize_input(bundle, x)[0]
     check_sequences_against_models(bundle, codes)
+
+
+@pytest.mark.parametrize("bake", [False, True])
+def test_codebook_reload_is_ready_for_the_earliest_decode(rng, bake):
+    # Each layer's codebook is reloaded into every PE during its first 18 cycles;
+    # the earliest decode (an item fired at scan_start, one PE) reads the entry
+    # loaded last.  Layer 1's first entry is made to use index 15, whose weight
+    # differs from layer 0's: a late reload would decode with a stale weight.
+    w, b = random_layers(rng, [6, 6, 4], density=1.0)
+    b[0][:] = 2.0                          # layer 1's inputs are all nonzero
+    bundle = eie.compress(w, b, n_pe=1, relu=[True, False])
+    layer = bundle.layers[1]
+    entries = layer.entries[0]
+    v = int(entries[layer.ptr[0][0]] & 0xF)       # PE 0's first column, first entry
+    assert v != 0
+    if v != 15:
+        codes = entries & 0xF
+        swapped = np.where(codes == v, 15, np.where(codes == 15, v, codes))
+        entries[:] = (entries & 0xF0) | swapped
+        layer.codebook[[v, 15]] = layer.codebook[[15, v]]
+        layer._coo = layer._matrix = None      # decoded again from the new entries
+    assert layer.codebook[15] != bundle.layers[0].codebook[15]
+    codes = _inputs(rng, bundle, 1, density=1.0)
+    assert (golden.forward(bundle, codes)[1] != 0).all()
+    check_against_models(bundle, codes, bake=bake)

@@ -8,13 +8,17 @@ from hw_helpers import run_sim
 from eie.hw.lnzd import LnzdTree, lowest_one, tree_levels
 
 
+@pytest.mark.parametrize("onehot", [False, True])
 @pytest.mark.parametrize("n", [1, 2, 4, 5, 16, 17, 64])
-def test_tree_selects_lowest_valid(n):
+def test_tree_selects_lowest_valid(n, onehot):
     rng = np.random.default_rng(n)
-    dut = LnzdTree(n, value_width=16, tag_width=12)
+    dut = LnzdTree(n, value_width=16, tag_width=12, onehot=onehot)
     assert dut.latency == tree_levels(n) == max(1, int(np.ceil(np.log(n) / np.log(4) - 1e-9)))
     cycles = 60
     valid = (rng.random((cycles, n)) < rng.choice([0.0, 0.05, 0.3], size=(cycles, 1)))
+    if onehot:      # at most one valid leaf, anywhere
+        valid &= np.cumsum(valid, axis=1) == 1
+        assert valid.sum(axis=1).max() <= 1 and valid[:, n - 1].any() | (n > 16)
     values = rng.integers(-32768, 32768, (cycles, n))
     tags = rng.integers(0, 4096, cycles)
     seen = []
