@@ -49,6 +49,10 @@ class Control(wiring.Component):
         Cycle 0 of a layer.
     wb_valid, wb_row : Out
         Writeback read of a local row.
+    wb_valid_next, wb_row_next : Out
+        What ``wb_valid`` and ``wb_row`` are the next cycle, for a top that
+        gives each PE registers of its own (the PEs drive their accumulator
+        block RAMs' addresses with them).
     scan_done, all_idle : In(1)
         From the scanner and the PEs.
     busy, done : Out(1)
@@ -70,6 +74,8 @@ class Control(wiring.Component):
             "layer_go": Out(1),
             "wb_valid": Out(1),
             "wb_row": Out(g.act_addr_width),
+            "wb_valid_next": Out(1),
+            "wb_row_next": Out(g.act_addr_width),
             "scan_done": In(1),
             "all_idle": In(1),
             "busy": Out(1),
@@ -149,7 +155,8 @@ class Control(wiring.Component):
         start = Signal()
         m.d.comb += [
             start.eq(we_ctrl & (offset == Reg.CONTROL) & wdata[0] & ~busy),
-            self.layer_go.eq(busy & ~phase_wb & first),
+            # ``first`` is set only with busy and the compute phase.
+            self.layer_go.eq(first),
             lc_wp.addr.eq(self.layer.index),
             lc_wp.data.eq(t + 1),
         ]
@@ -168,6 +175,7 @@ class Control(wiring.Component):
                 with m.If(~self.layer_go & self.scan_done & self.all_idle):
                     m.d.sync += [phase_wb.eq(1), wb_i.eq(0), wb_on.eq(self.layer.rows_out != 0),
                                  wb_end.eq(0)]      # WRITEBACK_LATENCY > 1
+                    m.d.comb += self.wb_valid_next.eq(self.layer.rows_out != 0)
             with m.Else():
                 m.d.sync += [
                     wb_i.eq(wb_i + 1),
@@ -177,6 +185,9 @@ class Control(wiring.Component):
                 m.d.comb += [
                     self.wb_valid.eq(wb_on),
                     self.wb_row.eq(wb_i),
+                    # wb_end comes after the last row: wb_on is already low.
+                    self.wb_valid_next.eq(wb_i + 1 < self.layer.rows_out),
+                    self.wb_row_next.eq(wb_i + 1),
                 ]
                 with m.If(wb_end):
                     m.d.comb += lc_wp.en.eq(1)

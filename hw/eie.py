@@ -226,8 +226,12 @@ class EIE(wiring.Component):
                 pe.layer.eq(control.layer),
                 pe.scan_en.eq(scanner.scan_en),
                 pe.scan_addr.eq(scanner.scan_addr),
-                pe.wb_valid.eq(control.wb_valid),
-                pe.wb_row.eq(control.wb_row),
+                # The writeback's row drives the accumulator block RAMs'
+                # addresses: each PE has registers of its own.
+                pe.wb_valid.eq(local_register(m, platform, control.wb_valid_next, 1,
+                                              f"wb_valid{k}")),
+                pe.wb_row.eq(local_register(m, platform, control.wb_row_next,
+                                            len(control.wb_row_next), f"wb_row{k}")),
                 pe.host_mode.eq(~self.busy),
             ]
             credit_if_fire = credit_if_fire & pe.credit_if_fire

@@ -29,6 +29,7 @@ def test_layers_writeback_and_counters():
         await ctx.tick()
         t = 0
         layer_start = None
+        predicted = None
         while ctx.get(dut.busy):
             if ctx.get(dut.layer_go):
                 layer_start = t
@@ -38,8 +39,14 @@ def test_layers_writeback_and_counters():
             ctx.set(dut.scan_done, since > scan[index])
             ctx.set(dut.all_idle, since > scan[index] + busy[index])
             await ctx.delay(1e-9)
-            if ctx.get(dut.wb_valid):
+            valid = ctx.get(dut.wb_valid)
+            if valid:
                 log.append(("wb", t, index, ctx.get(dut.wb_row)))
+            # The PEs' registers of wb_valid and wb_row take the "next" values.
+            if predicted is not None:
+                assert predicted[0] == valid
+                assert not valid or predicted[1] == ctx.get(dut.wb_row)
+            predicted = (ctx.get(dut.wb_valid_next), ctx.get(dut.wb_row_next))
             await ctx.tick()
             t += 1
         assert ctx.get(dut.done)
