@@ -164,8 +164,9 @@ class Timing:
     ``writeback_latency`` (8)
         Writeback reads accumulator row ``r`` at ``w0 + r`` and writes the
         output activation at ``w0 + r + 8``: one cycle for the read, two for
-        the block-RAM outputs (the accumulator registered twice; the bias row
-        address registered in each PE, the bias read a cycle later), one for
+        the block-RAM outputs (the accumulator registered twice; the bias read
+        in the same cycle at a row address each PE counts itself, out of its
+        block RAM's output register and registered again), one for
         their sum, four for the output stage (rounding, two shift steps, saturation
         and ReLU), pipelined for the clock rate.
     """

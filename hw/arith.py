@@ -15,13 +15,12 @@ through ReLU (:class:`OutputStage`), handed to the destination activation file
 layer.
 """
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from ..config import ACT_BITS, ACT_MAX, ACT_MIN, WEIGHT_BITS
 from .bram import BlockRAM
-from .local_reg import local_register
 
 __all__ = ["ArithUnit", "OutputStage", "WRITEBACK_LATENCY"]
 
@@ -171,7 +170,9 @@ class ArithUnit(wiring.Component):
         No product waiting to be accumulated.
     wb_valid, wb_row : In
         Writeback: read local row ``wb_row`` (control unit).  The output
-        activation comes :data:`WRITEBACK_LATENCY` cycles later.
+        activation comes :data:`WRITEBACK_LATENCY` cycles later.  The rows
+        of a writeback are 0, 1, 2, ... on consecutive cycles (the bias
+        address is a counter that follows ``wb_valid``).
     shift, relu, has_bias, bias_base : In
         The running layer's output parameters.
     y_valid, y_row, y : Out
@@ -291,10 +292,10 @@ class ArithUnit(wiring.Component):
         m.d.comb += self.idle.eq(~p_valid & ~r_valid & ~q_valid)
 
         # Writeback: row read at w; the accumulator cleared at w + 1;
-        # accumulator registered at w + 1 and w + 2, bias read at w + 1 out
-        # of the block RAM's output register at w + 3; their sum registered
-        # at w + 3; the activation is handed over at
-        # w + WRITEBACK_LATENCY.
+        # accumulator registered at w + 1 and w + 2, bias read at w, out of
+        # the block RAM's output register at w + 2 and registered again next
+        # to the adder at w + 3; their sum registered at w + 3; the activation
+        # is handed over at w + WRITEBACK_LATENCY.
         wb1_valid = Signal()
         wb1_row = Signal(g.act_addr_width)
         m.d.sync += [wb1_valid.eq(self.wb_valid), wb1_row.eq(self.wb_row)]
@@ -304,18 +305,21 @@ class ArithUnit(wiring.Component):
             m.submodules.bias = bias_mem = BlockRAM(acc_shape.width, g.hw.bias_depth,
                                                     init=[b & ((1 << acc_shape.width) - 1)
                                                           for b in init])
-            # The bias row's address is this PE's own register (the same sum in
-            # every PE would otherwise be one register for all, Yosys merging
-            # them), read at w + 1 out of the block RAM's output register at
-            # w + 3.
-            bias_addr = local_register(m, platform, self.bias_base + self.wb_row,
-                                       unsigned(len(bias_mem.rd_addr)), "bias_addr")
+            # The bias row's address is a counter of this PE's own: the rows
+            # of a writeback are 0, 1, ... on consecutive cycles, so it holds
+            # ``bias_base`` until the writeback starts and counts while it
+            # runs, and row w's bias is read at w.  The block RAM's output
+            # register may be anywhere on the device: its word is registered
+            # again next to the adder (the block RAM's clock-to-output time
+            # and a route across the device took most of a cycle).
+            bias_addr = Signal(len(bias_mem.rd_addr))
+            m.d.sync += bias_addr.eq(Mux(self.wb_valid, bias_addr + 1, self.bias_base))
             m.d.comb += [
                 bias_mem.wr_addr.eq(self.host_addr), bias_mem.wr_data.eq(self.host_data),
                 bias_mem.wr_en.eq(self.host_we),
                 bias_mem.rd_addr.eq(bias_addr),
-                bias_q.eq(Mux(self.has_bias, bias_mem.rd_data.as_signed(), 0)),
             ]
+            m.d.sync += bias_q.eq(Mux(self.has_bias, bias_mem.rd_data.as_signed(), 0))
         wb2_valid = Signal()
         wb2_row = Signal(g.act_addr_width)
         wb3_valid = Signal()

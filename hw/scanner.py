@@ -15,7 +15,7 @@ the broadcast register.  A row without nonzeros is current for one cycle.
 Latency: fired at ``t``, broadcast at ``t + tree_stages + 1`` (``bcast_latency``).
 """
 
-from amaranth.hdl import Cat, Module, Mux, Signal, signed
+from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
