@@ -145,9 +145,16 @@ class ActQueue(wiring.Component):
             m.d.sync += [head.eq(self.w_data), head_valid.eq(1)]
         with m.Elif(do_pop):
             m.d.sync += head_valid.eq(0)
-        m.d.sync += [
-            stored.eq(stored + to_storage - refill),
-        ]
+        # ``refill`` and ``to_storage`` come late (the pop is decided in the
+        # sparse-matrix reader, which may sit by its block RAMs): they pick
+        # one of three values worked out from ``stored`` alone.
+        stored_up = Signal.like(stored)
+        stored_down = Signal.like(stored)
+        m.d.comb += [stored_up.eq(stored + 1), stored_down.eq(stored - 1)]
+        with m.If(to_storage & ~refill):
+            m.d.sync += stored.eq(stored_up)
+        with m.Elif(refill & ~to_storage):
+            m.d.sync += stored.eq(stored_down)
         # The drop (from the pointer read) and the pop (from the sparse-matrix
         # reader) come late: they pick one of the sums worked out from the
         # count and the fire, rather than feeding a carry chain.
