@@ -135,6 +135,17 @@ class Control(wiring.Component):
         # ``wb_on`` is ``wb_i < rows_out``, ``wb_end`` is ``wb_i == rows_out +
         # WRITEBACK_LATENCY - 1``, ``more`` is ``layer.index + 1 < n_layers``.
         wb_on = Signal()
+        # What the PEs' registers of wb_valid and wb_row take comes from
+        # registers too: ``wb_more`` is ``wb_i + 1 < rows_out``, ``wb_next``
+        # is ``wb_i + 1``; ``rows_out_nz`` and ``rows_out_many`` are
+        # ``rows_out != 0`` and ``rows_out > 1`` (a cycle after the layer's
+        # parameters; the writeback starts at cycle 1 or later).
+        wb_more = Signal()
+        wb_next = Signal.like(wb_i)
+        rows_out_nz = Signal()
+        rows_out_many = Signal()
+        m.d.sync += [rows_out_nz.eq(self.layer.rows_out != 0),
+                     rows_out_many.eq(self.layer.rows_out > 1)]
         first = Signal()            # t == 0
         wb_end = Signal()
         more = Signal()
@@ -173,21 +184,24 @@ class Control(wiring.Component):
             m.d.sync += [total.eq(total + 1), t.eq(t + 1), first.eq(0)]
             with m.If(~phase_wb):
                 with m.If(~self.layer_go & self.scan_done & self.all_idle):
-                    m.d.sync += [phase_wb.eq(1), wb_i.eq(0), wb_on.eq(self.layer.rows_out != 0),
+                    m.d.sync += [phase_wb.eq(1), wb_i.eq(0), wb_next.eq(1), wb_on.eq(rows_out_nz),
+                                 wb_more.eq(rows_out_many),
                                  wb_end.eq(0)]      # WRITEBACK_LATENCY > 1
-                    m.d.comb += self.wb_valid_next.eq(self.layer.rows_out != 0)
+                    m.d.comb += self.wb_valid_next.eq(rows_out_nz)
             with m.Else():
                 m.d.sync += [
-                    wb_i.eq(wb_i + 1),
-                    wb_on.eq(wb_i + 1 < self.layer.rows_out),
+                    wb_i.eq(wb_next),
+                    wb_next.eq(wb_next + 1),
+                    wb_on.eq(wb_more),
+                    wb_more.eq(wb_next + 1 < self.layer.rows_out),
                     wb_end.eq(wb_i == self.layer.rows_out + (WRITEBACK_LATENCY - 2)),
                 ]
                 m.d.comb += [
                     self.wb_valid.eq(wb_on),
                     self.wb_row.eq(wb_i),
-                    # wb_end comes after the last row: wb_on is already low.
-                    self.wb_valid_next.eq(wb_i + 1 < self.layer.rows_out),
-                    self.wb_row_next.eq(wb_i + 1),
+                    # wb_end comes after the last row: wb_more is already low.
+                    self.wb_valid_next.eq(wb_more),
+                    self.wb_row_next.eq(wb_next),
                 ]
                 with m.If(wb_end):
                     m.d.comb += lc_wp.en.eq(1)
