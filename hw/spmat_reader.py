@@ -20,6 +20,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..config import ACT_BITS, WEIGHT_BITS
 from .bram import BlockRAM
+from .local_reg import local_register
 
 __all__ = ["SpmatReader", "WORD_BITS", "DECODE_DELAY"]
 
@@ -98,25 +99,35 @@ class SpmatReader(wiring.Component):
         # ``empty`` flag comes with the item: the pop (which feeds the credit
         # logic of the whole array) is two flags and the head's valid bit.
         free = Signal(init=1)
+        free_next = Signal()
         take = Signal()
         issue = Signal()
         addr = Signal(g.entry_addr_width)
+        # The pop goes back into the queue's head, fill and credit logic in
+        # the same cycle: it is worked out from a copy of ``free`` of its own,
+        # which the placer can put by the queue, while this unit's issue
+        # logic may sit by its block RAMs (otherwise the pop's path went
+        # from the queue to here and back, two routes in one cycle).
+        # (Kept inverted: a register of one's own starts at 0, as ``free`` is 1.)
+        busy_pop = local_register(m, platform, ~free_next, 1, "busy_pop")
         m.d.comb += [
             take.eq(self.head_rdy & ~self.head.empty & free),
-            self.head_pop.eq(self.head_rdy & (self.head.empty | free)),
+            self.head_pop.eq(self.head_rdy & (self.head.empty | ~busy_pop)),
             issue.eq(take | ~free),
             addr.eq(Mux(take, self.head.start, next_addr)),
+            free_next.eq(free),
         ]
+        m.d.sync += free.eq(free_next)
         with m.If(take):
             m.d.sync += [
                 next_addr.eq(self.head.start + 1),
                 remaining.eq(self.head.length - 1),
-                free.eq(self.head.length == 1),
                 value.eq(self.head.value),
             ]
+            m.d.comb += free_next.eq(self.head.length == 1)
         with m.Elif(~free):
-            m.d.sync += [next_addr.eq(next_addr + 1), remaining.eq(remaining - 1),
-                         free.eq(remaining == 1)]
+            m.d.sync += [next_addr.eq(next_addr + 1), remaining.eq(remaining - 1)]
+            m.d.comb += free_next.eq(remaining == 1)
 
         # Word address (cycle c + 1): registered, it fans out to the
         # block RAMs with no logic in front.
