@@ -21,12 +21,17 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..config import ACT_BITS
-from .lnzd import LnzdTree, lowest_one
+from .lnzd import LnzdTree
 
 __all__ = ["Scanner", "bcast_layout", "PREFETCH"]
 
 #: Rows the scanner's prefetch buffer holds, reads in flight included.
 PREFETCH = 5
+
+
+def without_lowest(mask):
+    """``mask`` with its lowest set bit cleared: ``m & (m - 1)``."""
+    return mask & (mask - 1)[:len(mask)]
 
 
 def bcast_layout(geometry):
@@ -114,7 +119,8 @@ class Scanner(wiring.Component):
         # keeps about it, worked out as it is pushed (from the PEs' registered
         # nonzero flags and the range mask computed with the read).
         row = data.StructLayout({"values": data.ArrayLayout(signed(ACT_BITS), n),
-                                 "base": g.col_width, "mask": n, "empty": 1, "last": 1})
+                                 "base": g.col_width, "mask": n, "rest": n,
+                                 "empty": 1, "last": 1})
         rd_issue = Signal()
         rd_addr = Signal(g.row_count_width)
         rd_base = Signal(g.col_width)
@@ -151,17 +157,20 @@ class Scanner(wiring.Component):
         cur_mask = Signal(n)
         cur_base = Signal(g.col_width)
         # Registered facts about cur_mask, so that the end of a row does not
-        # wait for the lowest-one carry chain: the mask is empty; it has at most
+        # wait for a carry chain: the mask without its lowest bit (so the item
+        # offered is ``cur_mask & ~cur_rest``, and a fire only moves
+        # ``cur_rest`` into ``cur_mask``); the mask is empty; it has at most
         # one bit set (the item firing now is the row's last).
+        cur_rest = Signal(n)
         cur_empty = Signal()
         cur_last = Signal()
 
         onehot = Signal(n)
-        rest = Signal(n)
+        rest_rest = Signal(n)
         m.d.comb += [
             self.fire.eq(cur_valid & ~cur_empty & self.all_credit),
-            onehot.eq(lowest_one(cur_mask)),
-            rest.eq(cur_mask & ~onehot),
+            onehot.eq(cur_mask & ~cur_rest),
+            rest_rest.eq(without_lowest(cur_rest)),
         ]
         row_over = cur_valid & (cur_empty | (self.fire & cur_last))
         load = (~cur_valid & q_valid) | row_over
@@ -185,11 +194,9 @@ class Scanner(wiring.Component):
                     m.d.comb += part.eq(0)
             return Mux(left >= n, (1 << n) - 1, part)
 
-        def at_most_one(mask):
-            return (mask & (mask - 1)[:n]) == 0
-
         p_mask = Signal(n)
-        m.d.comb += p_mask.eq(d3_nz & d3_range)
+        p_rest = Signal(n)
+        m.d.comb += [p_mask.eq(d3_nz & d3_range), p_rest.eq(without_lowest(p_mask))]
 
         m.d.comb += [
             self.scan_en.eq(self.layer_go | rd_issue),
@@ -229,8 +236,8 @@ class Scanner(wiring.Component):
             m.d.comb += [
                 ring_w.en.eq(push), ring_w.addr.eq(wptr),
                 ring_w.data.values.eq(d3_values), ring_w.data.base.eq(d3_base),
-                ring_w.data.mask.eq(p_mask), ring_w.data.empty.eq(p_mask == 0),
-                ring_w.data.last.eq(at_most_one(p_mask)),
+                ring_w.data.mask.eq(p_mask), ring_w.data.rest.eq(p_rest),
+                ring_w.data.empty.eq(p_mask == 0), ring_w.data.last.eq(p_rest == 0),
             ]
             with m.If(push):
                 m.d.sync += wptr.eq(Mux(wptr == depth - 1, 0, wptr + 1))
@@ -238,12 +245,13 @@ class Scanner(wiring.Component):
                 m.d.sync += rptr.eq(Mux(rptr == depth - 1, 0, rptr + 1))
 
             with m.If(self.fire):
-                m.d.sync += [cur_mask.eq(rest), cur_empty.eq(cur_last),
-                             cur_last.eq(at_most_one(rest))]
+                m.d.sync += [cur_mask.eq(cur_rest), cur_rest.eq(rest_rest),
+                             cur_empty.eq(cur_last), cur_last.eq(rest_rest == 0)]
             with m.If(load):
                 with m.If(q_valid):
                     m.d.sync += [
                         cur_valid.eq(1), cur_values.eq(q_values), cur_mask.eq(head.mask),
+                        cur_rest.eq(head.rest),
                         cur_empty.eq(head.empty), cur_last.eq(head.last),
                         cur_base.eq(q_base),
                     ]
