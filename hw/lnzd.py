@@ -12,7 +12,7 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["LnzdTree", "tree_levels", "lowest_one"]
+__all__ = ["LnzdTree", "tree_levels", "without_lowest"]
 
 
 def tree_levels(n_leaves):
@@ -24,10 +24,13 @@ def tree_levels(n_leaves):
     return levels
 
 
-def lowest_one(value):
-    """One-hot of the lowest set bit of ``value`` (zero if none): ``v & -v``."""
-    width = len(value)
-    return (value & (-value.as_signed())[:width].as_unsigned())[:width]
+def without_lowest(mask):
+    """``mask`` with its lowest set bit cleared: ``m & (m - 1)`` (zero stays zero).
+
+    The scanner keeps a row's mask and this, so the bit it offers is
+    ``mask & ~without_lowest(mask)``, and a fire moves one into the other.
+    """
+    return mask & (mask - 1)[:len(mask)]
 
 
 class LnzdTree(wiring.Component):

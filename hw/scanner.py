@@ -21,17 +21,12 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..config import ACT_BITS
-from .lnzd import LnzdTree
+from .lnzd import LnzdTree, without_lowest
 
 __all__ = ["Scanner", "bcast_layout", "PREFETCH"]
 
 #: Rows the scanner's prefetch buffer holds, reads in flight included.
 PREFETCH = 5
-
-
-def without_lowest(mask):
-    """``mask`` with its lowest set bit cleared: ``m & (m - 1)``."""
-    return mask & (mask - 1)[:len(mask)]
 
 
 def bcast_layout(geometry):
