@@ -146,11 +146,17 @@ class Timing:
         is registered, the block RAM's output registered twice), one for the
         queue, so the item is at the head of the PE's queue at
         ``t + queue_latency``.
+    ``credit_return`` (2)
+        A PE's pop (or drop) at cycle ``p`` gives its credit back to the
+        broadcast at ``p + 2``: each PE registers its credit flag from its
+        count, and the AND over the array is registered again, so no pop
+        crosses the device in the cycle it is decided.
     ``credits``
-        ``fifo_depth + queue_latency``: the broadcast fires only while every PE
-        has fewer than this many items fired but not yet popped, so that
-        ``fifo_depth`` items can wait in a queue beyond those in flight.  This
-        is also the physical depth of the queue.
+        ``fifo_depth + queue_latency + 1``: the broadcast fires only while
+        every PE has fewer than this many items fired but not yet returned
+        (one cycle of ``credit_return`` beyond the pop), so that ``fifo_depth``
+        items can wait in a queue beyond those in flight.  This is also the
+        physical depth of the queue.
     ``arith_drain`` (11)
         An entry issued at cycle ``c`` has its word address registered at
         ``c + 1`` (it fans out to the block RAMs), is read at ``c + 2`` (the
@@ -173,6 +179,7 @@ class Timing:
 
     scan_start = 5
     bcast_stages = 1
+    credit_return = 2
     arith_drain = 11
     writeback_latency = 8
 
@@ -198,4 +205,4 @@ class Timing:
 
     @property
     def credits(self):
-        return self.fifo_depth + self.queue_latency
+        return self.fifo_depth + self.queue_latency + self.credit_return - 1

@@ -3,10 +3,14 @@
 The broadcast of an activation is a promise that every PE will store it: an
 item *fired* at cycle ``t`` reaches the queue a fixed number of cycles later
 (``bcast_latency + 4``).  Each queue therefore counts *credits in use*: items
-fired and not yet popped.  The broadcast fires only while every queue has a
-count below ``credits``; the queue holds ``credits`` items, so it cannot
+fired and not yet popped.  The broadcast fires only while every queue had a
+count below ``credits`` a cycle ago (counting what fired then): the credit of
+a pop reaches the broadcast two cycles later, through a register in the queue
+and one after the AND over the array, and never from the pop itself, which
+is decided late in the PE.  The queue holds ``credits`` items, so it cannot
 overflow whatever is in flight.  ``fifo_depth`` of DESIGN.md is ``credits``
-minus the broadcast pipeline (see ``docs/architecture.md``).
+minus the broadcast pipeline and the credit's return (see
+``docs/architecture.md``).
 """
 
 from amaranth.hdl import Cat, Module, Mux, Signal
@@ -32,14 +36,13 @@ class ActQueue(wiring.Component):
     fire : In(1)
         An item was broadcast this cycle (it will be pushed later).
     has_credit : Out(1)
-        Fewer than ``credits`` items are fired and not popped: this queue lets
-        the broadcast fire.
+        A register: the count of the cycle before, plus that cycle's fire, was
+        below ``credits``.  This queue lets the broadcast fire.
     credit_if_fire, credit_if_hold : Out(1)
         ``has_credit`` of the next cycle if an item fires this cycle, and if none
-        does.  They depend on this queue only, so the array can register their
-        AND over every PE and pick one with the registered ``fire``: the same
-        all-credit signal, without a path from the queues through the AND to
-        the broadcast in one cycle.
+        does: compares of the count register alone.  The array registers their
+        AND over every PE and picks one with the registered ``fire``: the AND of
+        ``has_credit``, with no pop on the path across the array.
     idle : Out(1)
         No item is fired and not popped.
     w_en, w_data : In
@@ -65,7 +68,8 @@ class ActQueue(wiring.Component):
         self._credits = credits
         count_width = credits.bit_length()
         # Slots of the memory behind the head: a power of two (see elaborate).
-        self._slots = 1 << max(1, (credits - 1).bit_length())
+        # The head register holds one item: the memory holds the others.
+        self._slots = 1 << max(1, (credits - 2).bit_length())
         super().__init__({
             "fire": In(1),
             "has_credit": Out(1),
@@ -88,6 +92,9 @@ class ActQueue(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
+        has_credit = Signal(init=1)
+        m.d.sync += has_credit.eq(Mux(self.fire, self.credit_if_fire, self.credit_if_hold))
+        m.d.comb += self.has_credit.eq(has_credit)
         # The head is a register (the sparse-matrix reader's issue logic starts
         # from it); the items behind it wait in a small memory.  A push into an
         # empty queue, or into a queue whose only item is being popped, goes
@@ -124,15 +131,11 @@ class ActQueue(wiring.Component):
             # with nothing stored.
             to_storage.eq(self.w_en & head_valid & ~(do_pop & (stored == 0))),
             wp.en.eq(to_storage),
-            self.has_credit.eq(self.count < self._credits),
-            # The count never exceeds ``credits``: after a pop or a drop, holding
-            # always leaves a credit, and firing leaves the credit there is now.
-            # The compares are on the count register alone, so the pop (which
-            # comes late, from the sparse-matrix reader) only picks one.
-            self.credit_if_fire.eq(Mux(do_pop & self.drop, 1,
-                                       Mux(do_pop | self.drop, self.has_credit,
-                                           self.count < self._credits - 1))),
-            self.credit_if_hold.eq(do_pop | self.drop | self.has_credit),
+            # The count never exceeds ``credits``: a fire needs count + fire of
+            # the cycle before below ``credits``, and the count has not grown
+            # since by more than that fire.
+            self.credit_if_fire.eq(self.count < self._credits - 1),
+            self.credit_if_hold.eq(self.count < self._credits),
             self.idle.eq(self.count == 0),
             self.level.eq(head_valid + stored),
         ]
@@ -155,19 +158,21 @@ class ActQueue(wiring.Component):
             m.d.sync += stored.eq(stored_up)
         with m.Elif(refill & ~to_storage):
             m.d.sync += stored.eq(stored_down)
-        # The drop (from the pointer read) and the pop (from the sparse-matrix
-        # reader) come late: they pick one of the sums worked out from the
-        # count and the fire, rather than feeding a carry chain.
+        # The drop (from the pointer read), the pop (from the sparse-matrix
+        # reader) and the fire (from the broadcast, across the array) come
+        # late: they pick one of the sums worked out from the count alone,
+        # rather than feeding a carry chain.
         up = Signal.like(self.count)
-        same = Signal.like(self.count)
         down = Signal.like(self.count)
-        m.d.comb += [up.eq(self.count + self.fire), same.eq(self.count + self.fire - 1),
-                     down.eq(self.count + self.fire - 2)]
-        with m.Switch(Cat(do_pop, self.drop)):
-            with m.Case(0b00):
+        down2 = Signal.like(self.count)
+        m.d.comb += [up.eq(self.count + 1), down.eq(self.count - 1), down2.eq(self.count - 2)]
+        with m.Switch(Cat(do_pop, self.drop, self.fire)):
+            with m.Case(0b100):
                 m.d.sync += self.count.eq(up)
-            with m.Case(0b11):
+            with m.Case(0b001, 0b010, 0b111):
                 m.d.sync += self.count.eq(down)
-            with m.Default():
-                m.d.sync += self.count.eq(same)
+            with m.Case(0b011):
+                m.d.sync += self.count.eq(down2)
+            with m.Default():           # 0b000, 0b101, 0b110: unchanged
+                m.d.sync += self.count.eq(self.count)
         return m

@@ -100,6 +100,12 @@ class Control(wiring.Component):
         wdata = Signal.like(self.host_data)
         m.d.sync += [we_ctrl.eq(self.host_we_ctrl), we_layer.eq(self.host_we_layer),
                      offset.eq(self.host_offset), wdata.eq(self.host_data)]
+        # The start write is decoded before its register: a start loads every
+        # layer register, and at 2 PEs its decode behind the register was the
+        # critical path (6 LUT levels into the layer registers' enable).
+        start_write = Signal()
+        m.d.sync += start_write.eq(self.host_we_ctrl & (self.host_offset == Reg.CONTROL)
+                                   & self.host_data[0])
 
         # Layer table: one small memory per field, read asynchronously.
         busy = self.busy
@@ -165,7 +171,7 @@ class Control(wiring.Component):
 
         start = Signal()
         m.d.comb += [
-            start.eq(we_ctrl & (offset == Reg.CONTROL) & wdata[0] & ~busy),
+            start.eq(start_write & ~busy),
             # ``first`` is set only with busy and the compute phase.
             self.layer_go.eq(first),
             lc_wp.addr.eq(self.layer.index),

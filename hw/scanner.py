@@ -119,6 +119,10 @@ class Scanner(wiring.Component):
         rd_issue = Signal()
         rd_addr = Signal(g.row_count_width)
         rd_base = Signal(g.col_width)
+        # ``n_in - rd_base``, counted down as rows are read: no subtraction
+        # in front of the range table (at 8 PEs, ``n_in - rd_base`` and the
+        # table were the critical path).
+        rd_left = Signal(signed(g.col_width + 1))
         d1_valid = Signal()
         d1_base = Signal(g.col_width)
         d1_range = Signal(n)
@@ -172,15 +176,14 @@ class Scanner(wiring.Component):
         pop = Signal()
         m.d.comb += pop.eq(load & q_valid)
 
-        def in_range(base):
-            # Which activations of the row at ``base`` are inputs: base + k < n_in.
-            # One compare (the row is full), and a table of the count that is
-            # left (k < left): N compares as wide as a column would each be a
-            # carry chain.  A row that is read has left >= 1.
-            left = Signal(signed(g.col_width + 1))
+        def in_range(left):
+            # Which activations of the row with ``left = n_in - base`` inputs
+            # from its base on are inputs: k < left.  One compare (the row is
+            # full), and a table of the count that is left: N compares as wide
+            # as a column would each be a carry chain.  A row that is read has
+            # left >= 1.
             bits = n.bit_length()
             part = Signal(n)
-            m.d.comb += left.eq(self.n_in - base)
             with m.Switch(left[:bits]):
                 for c in range(1, n):
                     with m.Case(c):
@@ -200,7 +203,8 @@ class Scanner(wiring.Component):
         with m.If(self.layer_go):
             m.d.sync += [
                 rd_issue.eq(self.rows_in > 1), rd_addr.eq(1), rd_base.eq(n),
-                d1_valid.eq(1), d1_base.eq(0), d1_range.eq(in_range(0)), d2_valid.eq(0),
+                rd_left.eq(self.n_in - n),
+                d1_valid.eq(1), d1_base.eq(0), d1_range.eq(in_range(self.n_in)), d2_valid.eq(0),
                 d3_valid.eq(0),
                 count.eq(0), q_valid.eq(0), wptr.eq(0), rptr.eq(0),
                 cur_valid.eq(0), self.scan_done.eq(0),
@@ -220,13 +224,14 @@ class Scanner(wiring.Component):
                 d3_valid.eq(d2_valid), d3_base.eq(d2_base), d3_range.eq(d2_range),
                 d3_values.eq(self.act_data), d3_nz.eq(self.act_nz),
                 d2_valid.eq(d1_valid), d2_base.eq(d1_base), d2_range.eq(d1_range),
-                d1_valid.eq(rd_now), d1_base.eq(rd_base), d1_range.eq(in_range(rd_base)),
+                d1_valid.eq(rd_now), d1_base.eq(rd_base), d1_range.eq(in_range(rd_left)),
                 count.eq(count_next), q_valid.eq(count_next != 0),
                 rd_issue.eq((count_next + d2_valid + d1_valid + rd_now < depth)
                             & (addr_next < self.rows_in)),
             ]
             with m.If(rd_now):
-                m.d.sync += [rd_addr.eq(rd_addr + 1), rd_base.eq(rd_base + n)]
+                m.d.sync += [rd_addr.eq(rd_addr + 1), rd_base.eq(rd_base + n),
+                             rd_left.eq(rd_left - n)]
             # The pushed row goes to entry ``wptr``; a pop moves the head on.
             m.d.comb += [
                 ring_w.en.eq(push), ring_w.addr.eq(wptr),

@@ -19,8 +19,10 @@ Activation scan and broadcast
 Backpressure
     Each PE counts items fired but not yet popped; the broadcast fires an item
     only while every PE's count is below ``credits = fifo_depth +
-    queue_latency``.  So with ``n`` counting items from 0, item ``n`` fires no
-    earlier than one cycle after every PE has popped item ``n - credits``.
+    queue_latency + 1``, and a pop's credit comes back ``credit_return = 2``
+    cycles after it (each PE registers its credit flag, and their AND is
+    registered).  So with ``n`` counting items from 0, item ``n`` fires no
+    earlier than two cycles after every PE has popped item ``n - credits``.
 
 PE
     An item whose column is empty in this PE never enters its queue: the
@@ -144,9 +146,9 @@ def layer_cycles(layer, hw, act, broadcasts=1):
             ready += empty_before[rows[0]]
         if n >= credits:
             # Item n fires once every PE has returned n - credits + 1 credits:
-            # one cycle after its credits-th latest return.
+            # credit_return cycles after its credits-th latest return.
             back = np.partition(rings, rings.shape[1] - credits, axis=1)[:, -credits]
-            ready = max(ready, int(back.max()) + 1)
+            ready = max(ready, int(back.max()) + t.credit_return)
         fire[n] = ready
         length = lengths[n]
         busy = length > 0

@@ -95,6 +95,7 @@ def simulate_layer(col_len, act, n_pe, n_out, timing):
     cur, mask = None, []
     scan_done = False
     count = [0] * n_pe   # fired, not popped (or dropped)
+    credit = [True] * n_pe   # each PE's registered credit flag
     fifo = [[] for _ in range(n_pe)]   # (cycle at head, length)
     drops = [[] for _ in range(n_pe)]  # cycles at which empty columns are dropped
     remaining = [0] * n_pe
@@ -112,7 +113,7 @@ def simulate_layer(col_len, act, n_pe, n_out, timing):
 
         q = buf[0] if buf else None
         # Emitter and broadcast.
-        fire = t > 0 and cur is not None and mask and all(c < credits for c in count)
+        fire = bool(t > 0 and cur is not None and mask and all(credit))
         if fire:
             k_hit = mask[0]
             j = cur * n_pe + k_hit
@@ -144,7 +145,9 @@ def simulate_layer(col_len, act, n_pe, n_out, timing):
             else:
                 new_cur, new_mask = None, []
                 scan_done = d1 is None and d2 is None and d3 is None and not rd_issue
-        # PEs.
+        # PEs: the credit flag is registered from the count before this cycle's
+        # pops and drops.
+        credit = [count[k] + fire < credits for k in range(n_pe)]
         for k in range(n_pe):
             busy_col = remaining[k] > 0
             if busy_col:

@@ -56,7 +56,7 @@ def test_all_zero_input_costs_scan_and_writeback():
 
 def test_timing_constants():
     t = Timing(HwConfig(n_pe=64, spmat_words=8, ptr_depth=8, act_depth=8, fifo_depth=8))
-    assert (t.tree_stages, t.bcast_latency, t.queue_latency, t.credits) == (3, 4, 9, 17)
+    assert (t.tree_stages, t.bcast_latency, t.queue_latency, t.credits) == (3, 4, 9, 18)
     assert Timing(HwConfig(n_pe=1, spmat_words=8, ptr_depth=8, act_depth=8)).tree_stages == 1
     assert Timing(HwConfig(n_pe=5, spmat_words=8, ptr_depth=8, act_depth=8)).tree_stages == 2
 
