@@ -13,7 +13,7 @@ minus the broadcast pipeline and the credit's return (see
 ``docs/architecture.md``).
 """
 
-from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -166,13 +166,10 @@ class ActQueue(wiring.Component):
         down = Signal.like(self.count)
         down2 = Signal.like(self.count)
         m.d.comb += [up.eq(self.count + 1), down.eq(self.count - 1), down2.eq(self.count - 2)]
-        with m.Switch(Cat(do_pop, self.drop, self.fire)):
-            with m.Case(0b100):
-                m.d.sync += self.count.eq(up)
-            with m.Case(0b001, 0b010, 0b111):
-                m.d.sync += self.count.eq(down)
-            with m.Case(0b011):
-                m.d.sync += self.count.eq(down2)
-            with m.Default():           # 0b000, 0b101, 0b110: unchanged
-                m.d.sync += self.count.eq(self.count)
+        # (A Switch over the three, with the count kept by default, made Yosys
+        # and ABC build a multiplexer tree: 156 LUT4 and 63 PFUMX for the queue
+        # at 8 PEs, against 91 and 5 with these two levels of Mux.)
+        one, two = do_pop | self.drop, do_pop & self.drop
+        m.d.sync += self.count.eq(Mux(self.fire, Mux(one, Mux(two, down, self.count), up),
+                                      Mux(one, Mux(two, down2, down), self.count)))
         return m
