@@ -223,7 +223,18 @@ class EIE(wiring.Component):
                 pe.bcast_value.eq(bcast.value),
                 pe.bcast_col.eq(bcast.col),
                 pe.fire.eq(scanner.fire),
-                pe.layer.eq(control.layer),
+                # The running layer's parameters are each PE's own registers
+                # too: registers a PE derives from them (the output stage's
+                # shift, the ReLU flag, the pointer reader's word base) are
+                # otherwise the same in every PE, and Yosys merges them into
+                # one that drives every PE across the device (the 16-PE
+                # critical path at 7d0219c, 11.6 ns).  A cycle late is early
+                # enough for all of them: the pointer read starts at cycle
+                # ``bcast_latency`` of a layer and the writeback later; the
+                # activation file's bank, read at cycle 0, comes directly.
+                pe.layer.eq(local_register(m, platform, control.layer, g.layer_layout,
+                                           f"layer{k}")),
+                pe.layer.src.eq(control.layer.src),
                 pe.scan_en.eq(scanner.scan_en),
                 pe.scan_addr.eq(scanner.scan_addr),
                 # The writeback's row drives the accumulator block RAMs'
