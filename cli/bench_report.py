@@ -162,8 +162,10 @@ def write_markdown(results, path, plots, command):
         # --suite fpga --record), which the Table 3 projection uses too.
         from .gen.fpga import measured_builds
         fpga = measured_builds()
+        at = (f"commit {fpga['commit']}" if fpga.get("commit")
+              else "the commits listed")
         origin = (f"not run by this command but recorded in `gen/fpga_measured.json` on "
-                  f"{fpga.get('date')}, commit {fpga.get('commit')} (`eie bench --suite fpga "
+                  f"{fpga.get('date')}, {at} (`eie bench --suite fpga "
                   f"--record` measures and records them)")
     if fpga and fpga.get("builds"):
         out += ["## FPGA builds (ULX3S, ECP5-85F)", "",
@@ -174,11 +176,12 @@ def write_markdown(results, path, plots, command):
                 "`board_hw` to fit the device's 208 block RAMs (per PE: 64-bit words, "
                 "pointers, activations, bias words; accumulator bits).", "",
                 _table(["PEs", "memories per PE", "LUT4", "FF", "EBR", "MULT18", "Fmax (MHz)",
-                        "100 MHz met", "seed", "build (s)", "router"],
+                        "100 MHz met", "seed", "build (s)", "router", "commit"],
                        [[b["n_pe"], _memories(b.get("hw")), f"{b['luts']:,}", f"{b['ffs']:,}",
                          b["ebr"], b["mult18"], f"{b['fmax_mhz']:.1f}",
                          "yes" if b["timing_met"] else "no", b.get("seed", 1),
-                         f"{b['seconds']:.0f}", b.get("router") or "router1"]
+                         f"{b['seconds']:.0f}", b.get("router") or "router1",
+                         b.get("commit") or fpga.get("commit") or ""]
                         for b in fpga["builds"]]), ""]
         if "fpga_vs_pes" in rel:
             out += [f"![Fmax and resources per PE]({rel['fpga_vs_pes']})", ""]

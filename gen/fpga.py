@@ -32,7 +32,7 @@ __all__ = ["BOARDS", "BoardSpec", "board_hw", "ebr_estimate", "ebr_per_pe", "lut
 MEASURED = Path(__file__).with_name("fpga_measured.json")
 #: The report fields kept in the record.
 _RECORD_KEYS = ("n_pe", "fmax_mhz", "target_mhz", "timing_met", "luts", "ffs", "ebr", "mult18",
-                "lutram", "seconds", "hw", "seed", "router")
+                "lutram", "seconds", "hw", "seed", "router", "commit")
 
 
 @dataclass(frozen=True)
@@ -446,7 +446,9 @@ def measured_fmax(n_pe, board="ulx3s-85f", path=None):
     builds = [b for b in entry.get("builds", []) if b.get("fmax_mhz") and b["n_pe"] <= n_pe]
     if not builds:
         return None
-    return {**median_build(builds), "date": entry.get("date"), "commit": entry.get("commit")}
+    best = median_build(builds)
+    return {**best, "date": entry.get("date"),
+            "commit": best.get("commit") or entry.get("commit")}
 
 
 def median_build(builds):
@@ -459,13 +461,20 @@ def median_build(builds):
 
 
 def record_builds(reports, board="ulx3s-85f", path=None, commit=None, date=None):
-    """Write ``reports`` (from :func:`synthesize`) as the record for ``board``."""
+    """Write ``reports`` (from :func:`synthesize`) as the record for ``board``.
+
+    Each build keeps the commit it was built at: its report's ``commit``, else
+    ``commit``.  The record's own ``commit`` is theirs when they share one, and
+    None when they do not."""
     path = Path(path) if path else MEASURED
     try:
         record = json.loads(path.read_text())
     except (OSError, ValueError):
         record = {}
-    record[board] = {"date": date, "commit": commit,
-                     "builds": [{k: r.get(k) for k in _RECORD_KEYS} for r in reports]}
+    builds = [{k: r.get(k) for k in _RECORD_KEYS} | {"commit": r.get("commit") or commit}
+              for r in reports]
+    commits = {b["commit"] for b in builds}
+    record[board] = {"date": date, "commit": commits.pop() if len(commits) == 1 else None,
+                     "builds": builds}
     path.write_text(json.dumps(record, indent=1) + "\n")
     return path

@@ -39,7 +39,7 @@ def test_demo_projects_at_a_synth_report(tmp_path, rng):
 
 
 def test_recorded_builds_round_trip(tmp_path):
-    from eie.gen.fpga import measured_fmax, record_builds
+    from eie.gen.fpga import measured_builds, measured_fmax, record_builds
 
     path = tmp_path / "rec.json"
     assert measured_fmax(8, path=path) is None
@@ -48,6 +48,13 @@ def test_recorded_builds_round_trip(tmp_path):
     ref = measured_fmax(3, path=path)
     assert (ref["n_pe"], ref["fmax_mhz"], ref["date"]) == (2, 98.0, "2026-01-01")
     assert measured_fmax(64, path=path)["n_pe"] == 4
+    assert measured_fmax(64, path=path)["commit"] == "abc"
+    # Builds of other commits keep theirs; the record then has none of its own.
+    reports[2]["commit"] = "def"
+    record_builds(reports, path=path, commit="abc", date="2026-01-01")
+    assert measured_fmax(64, path=path)["commit"] == "def"
+    assert measured_fmax(3, path=path)["commit"] == "abc"
+    assert measured_builds(path=path)["commit"] is None
 
 
 def test_demo_with_user_model(tmp_path, rng):
