@@ -148,9 +148,10 @@ class Timing:
         ``t + queue_latency``.
     ``credit_return`` (2)
         A PE's pop (or drop) at cycle ``p`` gives its credit back to the
-        broadcast at ``p + 2``: each PE registers its credit flag from its
-        count, and the AND over the array is registered again, so no pop
-        crosses the device in the cycle it is decided.
+        broadcast at ``p + 2``: the pop lowers the PE's count register at
+        ``p + 1``, and the AND over the array of compares of that register
+        is registered, so no pop crosses the device in the cycle it is
+        decided.
     ``credits``
         ``fifo_depth + queue_latency + 1``: the broadcast fires only while
         every PE has fewer than this many items fired but not yet returned

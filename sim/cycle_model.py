@@ -20,9 +20,10 @@ Backpressure
     Each PE counts items fired but not yet popped; the broadcast fires an item
     only while every PE's count is below ``credits = fifo_depth +
     queue_latency + 1``, and a pop's credit comes back ``credit_return = 2``
-    cycles after it (each PE registers its credit flag, and their AND is
-    registered).  So with ``n`` counting items from 0, item ``n`` fires no
-    earlier than two cycles after every PE has popped item ``n - credits``.
+    cycles after it (the pop lowers the PE's count register, and the AND over
+    the PEs of compares of their counts is registered).  So with ``n``
+    counting items from 0, item ``n`` fires no earlier than two cycles after
+    every PE has popped item ``n - credits``.
 
 PE
     An item whose column is empty in this PE never enters its queue: the
