@@ -46,10 +46,14 @@ class ActQueue(wiring.Component):
     idle : Out(1)
         No item is fired and not popped.
     w_en, w_data : In
-        Push (one cycle after the pointer read).  Only items that were fired.
+        An item arrives (one cycle after the pointer read).  Only items that
+        were fired.
     drop : In(1)
-        An item that was fired is not pushed (its column is empty in this PE):
-        its credit comes back now, as a pop would return it.  Not with ``w_en``.
+        With ``w_en``: the item is not kept (its column is empty in this PE),
+        and its credit comes back now, as a pop would return it.  Ignored
+        without ``w_en``.  Only the queue's counters and valid bit depend on
+        it: the head register and the memory take the item whether it is kept
+        or not, so their enables do not wait for the pointer compare.
     r_rdy, r_data : Out
         Head of the queue, visible the cycle after its push.
     r_en : In(1)
@@ -112,6 +116,7 @@ class ActQueue(wiring.Component):
         w_ptr = Signal(range(slots))
         r_ptr = Signal(range(slots))
         stored = Signal(range(slots + 1))
+        stored_zero = Signal()
         head = Signal(self._shape)
         head_valid = Signal()
 
@@ -119,7 +124,9 @@ class ActQueue(wiring.Component):
             return (ptr + 1)[:len(ptr)]
 
         do_pop = Signal()
+        head_free = Signal()
         to_storage = Signal()
+        dropped = Signal()
         m.d.comb += [
             self.r_rdy.eq(head_valid),
             self.r_data.eq(head),
@@ -127,9 +134,16 @@ class ActQueue(wiring.Component):
             rp.addr.eq(r_ptr),
             wp.addr.eq(w_ptr),
             wp.data.eq(self.w_data),
-            # The push waits behind the head unless the head is (or becomes) free
-            # with nothing stored.
-            to_storage.eq(self.w_en & head_valid & ~(do_pop & (stored == 0))),
+            # An arriving item goes to the head if the head is (or becomes)
+            # free with nothing stored, else behind it.  An item that is
+            # dropped is written all the same (to the free slot at ``w_ptr``,
+            # which then does not move on): the enables of the memory and of
+            # the head's register do not depend on ``drop``, the pointer
+            # reader's late compare.
+            stored_zero.eq(stored == 0),
+            head_free.eq(~head_valid | (do_pop & stored_zero)),
+            to_storage.eq(self.w_en & ~head_free),
+            dropped.eq(self.w_en & self.drop),
             wp.en.eq(to_storage),
             # The count never exceeds ``credits``: a fire needs count + fire of
             # the cycle before below ``credits``, and the count has not grown
@@ -139,24 +153,25 @@ class ActQueue(wiring.Component):
             self.idle.eq(self.count == 0),
             self.level.eq(head_valid + stored),
         ]
-        with m.If(to_storage):
+        kept_in_storage = to_storage & ~self.drop
+        with m.If(kept_in_storage):
             m.d.sync += w_ptr.eq(incr(w_ptr))
-        refill = do_pop & (stored != 0)
+        refill = do_pop & ~stored_zero
         with m.If(refill):
             m.d.sync += [head.eq(rp.data), r_ptr.eq(incr(r_ptr))]
-        with m.Elif(self.w_en & ~to_storage):
-            m.d.sync += [head.eq(self.w_data), head_valid.eq(1)]
-        with m.Elif(do_pop):
-            m.d.sync += head_valid.eq(0)
-        # ``refill`` and ``to_storage`` come late (the pop is decided in the
+        with m.Elif(self.w_en & head_free):
+            m.d.sync += head.eq(self.w_data)
+        m.d.sync += head_valid.eq(refill | (self.w_en & head_free & ~self.drop)
+                                  | (head_valid & ~do_pop))
+        # ``refill`` and ``kept_in_storage`` come late (the pop is decided in the
         # sparse-matrix reader, which may sit by its block RAMs): they pick
         # one of three values worked out from ``stored`` alone.
         stored_up = Signal.like(stored)
         stored_down = Signal.like(stored)
         m.d.comb += [stored_up.eq(stored + 1), stored_down.eq(stored - 1)]
-        with m.If(to_storage & ~refill):
+        with m.If(kept_in_storage & ~refill):
             m.d.sync += stored.eq(stored_up)
-        with m.Elif(refill & ~to_storage):
+        with m.Elif(refill & ~kept_in_storage):
             m.d.sync += stored.eq(stored_down)
         # The drop (from the pointer read), the pop (from the sparse-matrix
         # reader) and the fire (from the broadcast, across the array) come
@@ -169,7 +184,7 @@ class ActQueue(wiring.Component):
         # (A Switch over the three, with the count kept by default, made Yosys
         # and ABC build a multiplexer tree: 156 LUT4 and 63 PFUMX for the queue
         # at 8 PEs, against 91 and 5 with these two levels of Mux.)
-        one, two = do_pop | self.drop, do_pop & self.drop
+        one, two = do_pop | dropped, do_pop & dropped
         m.d.sync += self.count.eq(Mux(self.fire, Mux(one, Mux(two, down, self.count), up),
                                       Mux(one, Mux(two, down2, down), self.count)))
         return m

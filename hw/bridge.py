@@ -74,8 +74,17 @@ class HostBridge(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
+        # Every byte received shifts into ``rx_shift``, whatever the state: its
+        # enable is the byte buffer's "full" register alone, not a decode of the
+        # state machine (that decode into the enables of 64 data flip-flops was
+        # a critical path at 8 PEs: the byte buffer sits by the UART, the data
+        # register by the array).  The write data are its last 8 bytes, the
+        # address its last 5, loaded into ``addr`` the cycle after the last
+        # one arrives.
+        rx_shift = Signal(8 * DATA_BYTES)
         addr = Signal(8 * ADDR_BYTES)
-        data = Signal(8 * DATA_BYTES)
+        addr_load = Signal()
+        data = Signal(8 * DATA_BYTES)        # reply bytes
         count = Signal(16)
         wait = Signal(range(self._read_latency + 1))
         n = Signal(range(DATA_BYTES + 1))    # bytes of the current field received / sent
@@ -85,8 +94,13 @@ class HostBridge(wiring.Component):
             self.rx.ready.eq(1),
             got.eq(self.rx.valid),
             self.host_addr.eq(addr),
-            self.host_wdata.eq(data),
+            self.host_wdata.eq(rx_shift),
         ]
+        with m.If(got):
+            m.d.sync += rx_shift.eq(Cat(rx_shift[8:], byte))
+        m.d.sync += addr_load.eq(0)
+        with m.If(addr_load):
+            m.d.sync += addr.eq(rx_shift[8 * (DATA_BYTES - ADDR_BYTES):])
 
         with m.FSM():
             with m.State("CMD"):
@@ -103,12 +117,12 @@ class HostBridge(wiring.Component):
                         with m.Case(CMD_PING):
                             m.d.sync += data.eq(CMD_PING)
                             m.next = "PING"
-            for name, after in (("ADDR_W", "DATA"), ("ADDR_B", "COUNT"), ("ADDR_R", "READ")):
+            for name, after in (("ADDR_W", "DATA"), ("ADDR_B", "COUNT"), ("ADDR_R", "ADDR")):
                 with m.State(name):
                     with m.If(got):
-                        m.d.sync += [addr.eq(Cat(addr[8:], byte)), n.eq(n + 1)]
+                        m.d.sync += n.eq(n + 1)
                         with m.If(n == ADDR_BYTES - 1):
-                            m.d.sync += n.eq(0)
+                            m.d.sync += [n.eq(0), addr_load.eq(1)]
                             m.next = after
             with m.State("COUNT"):
                 with m.If(got):
@@ -118,7 +132,7 @@ class HostBridge(wiring.Component):
                         m.next = "DATA"
             with m.State("DATA"):
                 with m.If(got):
-                    m.d.sync += [data.eq(Cat(data[8:], byte)), n.eq(n + 1)]
+                    m.d.sync += n.eq(n + 1)
                     with m.If(n == DATA_BYTES - 1):
                         m.next = "WRITE"
             with m.State("WRITE"):
@@ -128,6 +142,8 @@ class HostBridge(wiring.Component):
                     m.next = "CMD"
                 with m.Else():
                     m.next = "DATA"
+            with m.State("ADDR"):          # the address is loaded
+                m.next = "READ"
             with m.State("READ"):
                 m.d.comb += self.host_re.eq(1)
                 m.d.sync += wait.eq(1)

@@ -17,7 +17,7 @@ from .spmat_reader import DECODE_DELAY
 __all__ = ["EIE", "layer_table", "HOST_READ_LATENCY", "HOST_WRITE_LATENCY"]
 
 #: Cycles from ``host_re`` to its data on ``host_rdata``.
-HOST_READ_LATENCY = 3
+HOST_READ_LATENCY = 4
 #: Cycles after the clock edge that takes a write until it has taken effect
 #: (every destination registers the port first): ``busy`` rises this many
 #: cycles after the edge that takes the write of ``start``.
@@ -77,7 +77,7 @@ class EIE(wiring.Component):
     host_we, host_re : In(1)
         Write this cycle (it takes effect :data:`HOST_WRITE_LATENCY` cycle
         later: a PE's memories, the control registers and ``start``); read
-        (data in ``host_rdata`` three cycles later, :data:`HOST_READ_LATENCY`).
+        (data in ``host_rdata`` four cycles later, :data:`HOST_READ_LATENCY`).
     host_rdata : Out(64)
     busy, done : Out(1)
         A run is in progress; the last run finished (cleared by the next start).
@@ -196,7 +196,7 @@ class EIE(wiring.Component):
             # front of each PE, a copy of its own (the PEs spread over the
             # device, and the write data goes to every block RAM of the PE):
             # its writes land a cycle later, and its reads take
-            # HOST_READ_LATENCY = 3 cycles.  So is the codebook reload.
+            # HOST_READ_LATENCY = 4 cycles.  So is the codebook reload.
             host_port = {
                 "host_re_act": self.host_re & (region == Region.ACT) & mine,
                 "host_we_act": we & (region == Region.ACT) & mine,
@@ -269,9 +269,11 @@ class EIE(wiring.Component):
 
         # Each PE's activation file output comes from its block RAM's output
         # register (the PEs are spread over the device): the scanner reads
-        # rows from these registers, and so do host reads (data three cycles
-        # after ``host_re``: the PE's host port register, the block RAM's two),
-        # the selected PE picked from registers.
+        # rows from these registers into its own (stage D3), and host reads
+        # pick the PE from the scanner's, which sit together (data four cycles
+        # after ``host_re``: the PE's host port register, the block RAM's two,
+        # the scanner's).  Picked from the PEs' registers, the 16-way choice
+        # after a route across the device was the critical path of 16 PEs.
         stages = range(HOST_READ_LATENCY)
         read_act = [Signal(name=f"read_act{i}") for i in stages]
         read_pe = [Signal(hmap.pe_bits, name=f"read_pe{i}") for i in stages]
@@ -287,7 +289,7 @@ class EIE(wiring.Component):
                 m.d.comb += [scanner.act_data[k].eq(pes[k].act_data),
                              scanner.act_nz[k].eq(pes[k].act_nz)]
                 with m.Case(k):
-                    m.d.comb += act.eq(pes[k].act_data)
+                    m.d.comb += act.eq(scanner.row_data[k])
             with m.Default():
                 m.d.comb += act.eq(0)
         m.d.comb += self.host_rdata.eq(Mux(read_act[-1], act.as_unsigned(), ctrl_data[-1]))

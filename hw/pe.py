@@ -114,8 +114,8 @@ class PE(wiring.Component):
             queue.fire.eq(self.fire),
             # A column with no entries in this PE is never queued: its credit
             # comes back at once and it costs the PE no cycle.
-            queue.w_en.eq(ptr.item_valid & ~ptr.item.empty),
-            queue.drop.eq(ptr.item_valid & ptr.item.empty),
+            queue.w_en.eq(ptr.item_valid),
+            queue.drop.eq(ptr.item.empty),
             queue.w_data.eq(ptr.item),
             self.has_credit.eq(queue.has_credit),
             self.credit_if_fire.eq(queue.credit_if_fire),

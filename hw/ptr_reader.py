@@ -99,18 +99,24 @@ class PtrReader(wiring.Component):
         base = Signal(g.entry_addr_width)
         start = Signal(g.ptr_width, reset_less=True)
         end = Signal(g.ptr_width, reset_less=True)
-        empty = Signal(reset_less=True)
+        # ``length == 0`` as two registered halves of the compare, each two
+        # LUT levels from the block RAM's output register, which may sit far
+        # across the device (the whole compare, registered, was four to five
+        # levels and the critical path of 4 PEs).  Their AND joins the gate
+        # that consumes the flag in the queue.
+        half = (g.ptr_width + 1) // 2
+        eq_lo = Signal(reset_less=True)
+        eq_hi = Signal(reset_less=True)
         m.d.sync += [
             self.item_valid.eq(valid2),
             value.eq(value2),
             base.eq(self.spmat_base * ENTRIES_PER_WORD),
             start.eq(mem.rd_data),
             end.eq(mem.rd2_data),
-            # ``length == 0``, registered: the queue's credit count and push
-            # decisions start from it (an equality is two LUT levels, what the
-            # block RAM's output register can afford).
-            empty.eq(mem.rd_data == mem.rd2_data),
+            eq_lo.eq(mem.rd_data[:half] == mem.rd2_data[:half]),
+            eq_hi.eq(mem.rd_data[half:] == mem.rd2_data[half:]),
         ]
+        empty = eq_lo & eq_hi
         m.d.comb += [
             self.item.value.eq(value),
             self.item.start.eq(base + start),

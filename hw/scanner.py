@@ -67,6 +67,10 @@ class Scanner(wiring.Component):
         each PE its own copy of them (:func:`~eie.hw.local_reg.local_register`).
     scan_done : Out(1)
         All rows of the layer have been scanned.
+    row_data : Out(ArrayLayout(signed(16), N))
+        ``act_data`` of the cycle before, registered here (stage D3): the
+        host's activation reads pick a PE from these registers, which sit
+        together, rather than from the PEs' block RAMs across the device.
     """
 
     def __init__(self, geometry):
@@ -88,6 +92,7 @@ class Scanner(wiring.Component):
             "bcast_col": Out(g.col_width),
             "bcast_next": Out(bcast_layout(g)),
             "scan_done": Out(1),
+            "row_data": Out(data.ArrayLayout(signed(ACT_BITS), n)),
         })
 
     def elaborate(self, platform):
@@ -214,10 +219,18 @@ class Scanner(wiring.Component):
             # the occupancy after this cycle.
             rd_now = rd_issue
             push = d3_valid
+            # The pop comes late (every PE's credit, the fire, the row's end):
+            # it picks between sums and compares worked out from registers
+            # alone (through the occupancy adder it was the critical path of
+            # 4 PEs at 7d0219c).
+            count_push = Signal(range(depth + 2))
+            occupancy = Signal(range(depth + 5))
             count_next = Signal(range(depth + 2))
             addr_next = Signal(g.row_count_width)
             m.d.comb += [
-                count_next.eq(count + push - pop),
+                count_push.eq(count + push),
+                occupancy.eq(count_push + d2_valid + d1_valid + rd_now),
+                count_next.eq(Mux(pop, count_push - 1, count_push)),
                 addr_next.eq(rd_addr + rd_now),
             ]
             m.d.sync += [
@@ -225,8 +238,9 @@ class Scanner(wiring.Component):
                 d3_values.eq(self.act_data), d3_nz.eq(self.act_nz),
                 d2_valid.eq(d1_valid), d2_base.eq(d1_base), d2_range.eq(d1_range),
                 d1_valid.eq(rd_now), d1_base.eq(rd_base), d1_range.eq(in_range(rd_left)),
-                count.eq(count_next), q_valid.eq(count_next != 0),
-                rd_issue.eq((count_next + d2_valid + d1_valid + rd_now < depth)
+                count.eq(count_next),
+                q_valid.eq(Mux(pop, count_push != 1, count_push != 0)),
+                rd_issue.eq(Mux(pop, occupancy <= depth, occupancy < depth)
                             & (addr_next < self.rows_in)),
             ]
             with m.If(rd_now):
@@ -261,6 +275,7 @@ class Scanner(wiring.Component):
                         m.d.sync += self.scan_done.eq(1)
 
         m.d.comb += [
+            self.row_data.eq(d3_values),
             tree.valid.eq(onehot & self.fire.replicate(n)),
             tree.value.eq(cur_values),
             tree.tag.eq(cur_base),

@@ -37,13 +37,15 @@ def lnzd_harness(n, mutant=False):
 
 
 def queue_harness(credits, mutant=False):
-    """Credit protocol: fire only with credit, push only fired items.  Then the
-    queue never overflows and its count is exactly stored + in flight."""
+    """Credit protocol: fire only with credit, push only fired items, some of
+    them dropped (empty columns).  Then the queue never overflows and its count
+    is exactly stored + in flight."""
     m = Module()
     m.submodules.dut = dut = ActQueue(4, credits)
-    fire, push, pop, data = Signal(), Signal(), Signal(), Signal(4)
+    fire, push, drop, pop, data = Signal(), Signal(), Signal(), Signal(), Signal(4)
     in_flight = Signal(range(credits + 4))
-    m.d.comb += [dut.fire.eq(fire), dut.w_en.eq(push), dut.r_en.eq(pop), dut.w_data.eq(data)]
+    m.d.comb += [dut.fire.eq(fire), dut.w_en.eq(push), dut.r_en.eq(pop), dut.w_data.eq(data),
+                 dut.drop.eq(drop)]
     if not mutant:
         m.d.comb += Assume(~fire | dut.has_credit)
     m.d.comb += Assume(~push | (in_flight != 0))
@@ -55,7 +57,7 @@ def queue_harness(credits, mutant=False):
         Assert(dut.r_rdy == (dut.level != 0)),
         Assert(dut.idle == (dut.count == 0)),
     ]
-    return m, [fire, push, pop, data], 4
+    return m, [fire, push, drop, pop, data], 4
 
 
 def assert_proof_holds(harness, param, workdir):
