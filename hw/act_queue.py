@@ -60,6 +60,9 @@ class ActQueue(wiring.Component):
         Pop the head (ignored when ``r_rdy`` is low).
     count, level : Out
         Items fired and not popped; items stored.
+    stored, spare_valid : Out
+        Items in the memory behind the head; the spare register holds one
+        (only where ``credits - 1`` exceeds the memory's power-of-two depth).
 
     A push at cycle ``c`` is at the head at ``c + 1`` if the queue was empty.
     One push and one pop per cycle.
@@ -72,8 +75,11 @@ class ActQueue(wiring.Component):
         self._credits = credits
         count_width = credits.bit_length()
         # Slots of the memory behind the head: a power of two (see elaborate).
-        # The head register holds one item: the memory holds the others.
-        self._slots = 1 << max(1, (credits - 2).bit_length())
+        # The head register holds one item, the memory the others; where the
+        # memory would have to double for one item (credits - 1 = 2**k + 1,
+        # e.g. 18 credits at 32 PEs), a spare register holds the youngest.
+        self._slots = 1 << max(1, max(0, credits - 3).bit_length())
+        self._spare = credits - 1 > self._slots
         super().__init__({
             "fire": In(1),
             "has_credit": Out(1),
@@ -87,12 +93,19 @@ class ActQueue(wiring.Component):
             "r_data": Out(shape),
             "r_en": In(1),
             "count": Out(count_width),
-            "level": Out(range(self._slots + 2)),
+            "level": Out(range(self._slots + 3)),
+            "stored": Out(range(self._slots + 1)),
+            "spare_valid": Out(1),
         })
 
     @property
     def credits(self):
         return self._credits
+
+    @property
+    def slots(self):
+        """Depth of the memory behind the head."""
+        return self._slots
 
     def elaborate(self, platform):
         m = Module()
@@ -127,13 +140,14 @@ class ActQueue(wiring.Component):
         head_free = Signal()
         to_storage = Signal()
         dropped = Signal()
+        spare = Signal(self._shape)
+        spare_valid = Signal()
         m.d.comb += [
             self.r_rdy.eq(head_valid),
             self.r_data.eq(head),
             do_pop.eq(self.r_en & head_valid),
             rp.addr.eq(r_ptr),
             wp.addr.eq(w_ptr),
-            wp.data.eq(self.w_data),
             # An arriving item goes to the head if the head is (or becomes)
             # free with nothing stored, else behind it.  An item that is
             # dropped is written all the same (to the free slot at ``w_ptr``,
@@ -144,34 +158,62 @@ class ActQueue(wiring.Component):
             head_free.eq(~head_valid | (do_pop & stored_zero)),
             to_storage.eq(self.w_en & ~head_free),
             dropped.eq(self.w_en & self.drop),
-            wp.en.eq(to_storage),
             # The count never exceeds ``credits``: a fire needs count + fire of
             # the cycle before below ``credits``, and the count has not grown
             # since by more than that fire.
             self.credit_if_fire.eq(self.count < self._credits - 1),
             self.credit_if_hold.eq(self.count < self._credits),
             self.idle.eq(self.count == 0),
-            self.level.eq(head_valid + stored),
+            self.level.eq(head_valid + stored + spare_valid),
+            self.stored.eq(stored),
+            self.spare_valid.eq(spare_valid),
         ]
-        kept_in_storage = to_storage & ~self.drop
-        with m.If(kept_in_storage):
-            m.d.sync += w_ptr.eq(incr(w_ptr))
         refill = do_pop & ~stored_zero
+        # What goes into the memory this cycle, and whether it is kept (moves
+        # ``w_ptr`` on).
+        write = Signal()
+        write_kept = Signal()
+        if self._spare:
+            # The spare register holds the youngest item while the memory is
+            # full; it moves into the memory as soon as a slot is free (the
+            # refill frees one in the same cycle).  With the spare in use every
+            # credit is in the queue, so no item arrives.  The spare's enable,
+            # like the memory's, does not depend on ``drop``.
+            room = Signal()
+            m.d.comb += [
+                room.eq((stored != slots) | refill),
+                write.eq(Mux(spare_valid, room, to_storage & room)),
+                write_kept.eq(Mux(spare_valid, room, to_storage & room & ~self.drop)),
+                wp.data.eq(Mux(spare_valid, spare, self.w_data)),
+            ]
+            with m.If(~spare_valid & to_storage & ~room):
+                m.d.sync += [spare.eq(self.w_data), spare_valid.eq(~self.drop)]
+            with m.Elif(spare_valid & room):
+                m.d.sync += spare_valid.eq(0)
+        else:
+            m.d.comb += [
+                write.eq(to_storage),
+                write_kept.eq(to_storage & ~self.drop),
+                wp.data.eq(self.w_data),
+            ]
+        m.d.comb += wp.en.eq(write)
+        with m.If(write_kept):
+            m.d.sync += w_ptr.eq(incr(w_ptr))
         with m.If(refill):
             m.d.sync += [head.eq(rp.data), r_ptr.eq(incr(r_ptr))]
         with m.Elif(self.w_en & head_free):
             m.d.sync += head.eq(self.w_data)
         m.d.sync += head_valid.eq(refill | (self.w_en & head_free & ~self.drop)
                                   | (head_valid & ~do_pop))
-        # ``refill`` and ``kept_in_storage`` come late (the pop is decided in the
+        # ``refill`` and ``write_kept`` come late (the pop is decided in the
         # sparse-matrix reader, which may sit by its block RAMs): they pick
         # one of three values worked out from ``stored`` alone.
         stored_up = Signal.like(stored)
         stored_down = Signal.like(stored)
         m.d.comb += [stored_up.eq(stored + 1), stored_down.eq(stored - 1)]
-        with m.If(kept_in_storage & ~refill):
+        with m.If(write_kept & ~refill):
             m.d.sync += stored.eq(stored_up)
-        with m.Elif(refill & ~kept_in_storage):
+        with m.Elif(refill & ~write_kept):
             m.d.sync += stored.eq(stored_down)
         # The drop (from the pointer read), the pop (from the sparse-matrix
         # reader) and the fire (from the broadcast, across the array) come

@@ -7,12 +7,19 @@ from hw_helpers import run_sim
 from eie.hw.act_queue import ActQueue
 
 
-@pytest.mark.parametrize("credits,delay", [(1, 1), (3, 2), (7, 4), (13, 6)])
-def test_queue_with_credit_protocol(credits, delay):
-    # Items fire when has_credit is high and are pushed `delay` cycles later; the
-    # consumer pops at random.  The queue must keep order, never lose or overflow.
+@pytest.mark.parametrize("credits,delay,drops", [(1, 1, False), (3, 2, False), (7, 4, False),
+                                                 (13, 6, False), (4, 2, True), (10, 5, True),
+                                                 (18, 9, True), (18, 9, False)])
+def test_queue_with_credit_protocol(credits, delay, drops):
+    # Items fire when has_credit is high and arrive `delay` cycles later, some of
+    # them dropped (empty columns); the consumer pops at random.  The queue must
+    # keep order, never lose or overflow.  At 4, 10 and 18 credits a spare
+    # register holds the item the power-of-two memory has no slot for.
     rng = np.random.default_rng(credits)
     dut = ActQueue(16, credits)
+    assert (credits - 1 > dut.slots) == (credits in (4, 10, 18))
+    kept = []
+    spare_used = [0]
     popped, fired = [], []
     in_flight = []
 
@@ -20,8 +27,9 @@ def test_queue_with_credit_protocol(credits, delay):
         n = 0
         predicted = True
         before = 0      # the count of the cycle before, plus its fire
-        for t in range(400):
+        for t in range(800 if drops else 400):
             has_credit = ctx.get(dut.has_credit)
+            spare_used[0] += ctx.get(dut.spare_valid)
             assert has_credit == (before < credits)
             # The array registers the prediction and picks it with the fire.
             assert has_credit == predicted
@@ -34,9 +42,16 @@ def test_queue_with_credit_protocol(credits, delay):
                 n += 1
             push = in_flight and in_flight[0][0] == t
             ctx.set(dut.w_en, bool(push))
+            drop = bool(push) and drops and rng.random() < 0.3
+            ctx.set(dut.drop, drop)
             if push:
-                ctx.set(dut.w_data, in_flight.pop(0)[1])
-            pop = rng.random() < 0.5
+                item = in_flight.pop(0)[1]
+                ctx.set(dut.w_data, item)
+                if not drop:
+                    kept.append(item)
+            # With drops, the consumer stalls for long stretches, so the
+            # queue fills to every credit (and uses its spare register).
+            pop = rng.random() < ((0.02 if (t // 100) % 2 else 0.6) if drops else 0.5)
             ctx.set(dut.r_en, pop)
             await ctx.delay(1e-9)
             if pop and ctx.get(dut.r_rdy):
@@ -47,7 +62,9 @@ def test_queue_with_credit_protocol(credits, delay):
 
     run_sim(dut, tb)
     assert len(popped) > 50
-    assert popped == fired[:len(popped)]
+    assert popped == kept[:len(popped)]
+    if drops:
+        assert spare_used[0] > 0 if credits - 1 > dut.slots else spare_used[0] == 0
 
 
 def test_push_visible_next_cycle():

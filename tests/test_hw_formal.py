@@ -56,6 +56,8 @@ def queue_harness(credits, mutant=False):
         Assert(~push | (dut.level < credits)),          # never pushed when full
         Assert(dut.r_rdy == (dut.level != 0)),
         Assert(dut.idle == (dut.count == 0)),
+        # The spare register holds an item only while the memory is full.
+        Assert(~dut.spare_valid | (dut.stored == dut.slots)),
     ]
     return m, [fire, push, drop, pop, data], 4
 
@@ -73,6 +75,6 @@ def test_lnzd_selects_lowest_nonzero(tmp_path, n):
     assert_proof_holds(lnzd_harness, n, tmp_path)
 
 
-@pytest.mark.parametrize("credits", [1, 5, 15])
+@pytest.mark.parametrize("credits", [1, 4, 5, 15, 18])
 def test_queue_never_overflows(tmp_path, credits):
     assert_proof_holds(queue_harness, credits, tmp_path)
