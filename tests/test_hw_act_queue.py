@@ -20,7 +20,7 @@ def test_queue_with_credit_protocol(credits, delay, drops):
     assert (credits - 1 > dut.slots) == (credits in (4, 10, 18))
     kept = []
     spare_used = [0]
-    popped, fired = [], []
+    popped = []
     in_flight = []
 
     async def tb(ctx):
@@ -38,7 +38,6 @@ def test_queue_with_credit_protocol(credits, delay, drops):
             ctx.set(dut.fire, fire)
             if fire:
                 in_flight.append((t + delay, n))
-                fired.append(n)
                 n += 1
             push = in_flight and in_flight[0][0] == t
             ctx.set(dut.w_en, bool(push))
