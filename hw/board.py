@@ -12,7 +12,7 @@ from amaranth.lib.cdc import AsyncFFSynchronizer
 from amaranth.lib.wiring import In, Out
 
 from .bridge import HostBridge
-from .eie import EIE, HOST_READ_LATENCY
+from .eie import EIE, host_read_latency
 from .uart import UartRx, UartTx, check_divisor
 
 __all__ = ["BoardCore", "Board", "ecp5_pll_params"]
@@ -54,7 +54,7 @@ class BoardCore(wiring.Component):
         # The host port is registered both ways between the bridge and the
         # array (which spreads over the device): reads take two cycles more.
         m.submodules.bridge = bridge = HostBridge(len(eie.host_addr),
-                                                  read_latency=HOST_READ_LATENCY + 2)
+                                                  read_latency=host_read_latency(eie.geometry) + 2)
         # The UART sits by its pins, the bridge by the array: a one-byte
         # buffer each way, whose ready is a register, so no path runs through
         # both (a byte takes 10 x divisor cycles on the line anyway).

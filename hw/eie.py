@@ -8,20 +8,30 @@ from amaranth.lib.wiring import In, Out
 from ..config import ACT_BITS, CODEBOOK_SIZE, HwConfig
 from .codebook import LOAD_CYCLES, CodebookStore
 from .control import Control
-from .geometry import Geometry, HostMap, Region, flags_value
+from .geometry import FANOUT_GROUP, Geometry, HostMap, Region, flags_value
 from .local_reg import local_register
 from .pe import PE
 from .scanner import Scanner, bcast_layout
 from .spmat_reader import DECODE_DELAY
 
-__all__ = ["EIE", "layer_table", "HOST_READ_LATENCY", "HOST_WRITE_LATENCY"]
+__all__ = ["EIE", "layer_table", "HOST_READ_LATENCY", "HOST_WRITE_LATENCY",
+           "host_read_latency"]
 
-#: Cycles from ``host_re`` to its data on ``host_rdata``.
+#: Cycles from ``host_re`` to its data on ``host_rdata`` where the PEs'
+#: copies of the host port take it straight from the port
+#: (:func:`host_read_latency` for any array).
 HOST_READ_LATENCY = 4
 #: Cycles after the clock edge that takes a write until it has taken effect
 #: (every destination registers the port first): ``busy`` rises this many
-#: cycles after the edge that takes the write of ``start``.
+#: cycles after the edge that takes the write of ``start``.  A PE's memories
+#: take ``Geometry.fanout_stages`` cycles more.
 HOST_WRITE_LATENCY = 1
+
+
+def host_read_latency(geometry):
+    """Cycles from ``host_re`` to its data on ``host_rdata``: a large array's
+    group registers (``Geometry.fanout_stages``) add theirs."""
+    return HOST_READ_LATENCY + geometry.fanout_stages
 
 
 def layer_table(bundle, geometry):
@@ -76,8 +86,9 @@ class EIE(wiring.Component):
     host_wdata : In(64)
     host_we, host_re : In(1)
         Write this cycle (it takes effect :data:`HOST_WRITE_LATENCY` cycle
-        later: a PE's memories, the control registers and ``start``); read
-        (data in ``host_rdata`` four cycles later, :data:`HOST_READ_LATENCY`).
+        later: the control registers and ``start``; a PE's memories
+        ``fanout_stages`` later still); read (data in ``host_rdata``
+        :func:`host_read_latency` cycles later: four, five above 16 PEs).
     host_rdata : Out(64)
     busy, done : Out(1)
         A run is in progress; the last run finished (cleared by the next start).
@@ -160,9 +171,10 @@ class EIE(wiring.Component):
                 g, table_init=layer_table(bundle, g), n_layers_init=len(bundle.layers))
         m.submodules.scanner = scanner = Scanner(g)
         m.submodules.codebook = store = CodebookStore(g, self._codebook_init())
-        # The reload of a layer's codebook ends before its first decode.
+        # The reload of a layer's codebook ends before its first decode (it
+        # reaches the PEs through their registers, and the group registers).
         t = g.timing
-        assert t.scan_start + t.queue_latency + DECODE_DELAY >= LOAD_CYCLES
+        assert t.scan_start + t.queue_latency + DECODE_DELAY >= LOAD_CYCLES + g.fanout_stages
         m.d.comb += [
             self.busy.eq(control.busy),
             self.done.eq(control.done),
@@ -187,37 +199,66 @@ class EIE(wiring.Component):
         # the compute phase a cycle after every PE is idle (and nothing fired).
         all_idle_r = Signal(init=1)
         pes = []
+        # What reaches every PE from the top: the host port (its strobes
+        # with the region decoded, not yet the PE), the codebook reload, the
+        # running layer's parameters and the broadcast.
+        strobes = {
+            "host_re_act": self.host_re & (region == Region.ACT),
+            "host_we_act": we & (region == Region.ACT),
+            "host_we_spmat": we & (region == Region.SPMAT),
+            "host_we_ptr": we & (region == Region.PTR),
+            "host_we_bias": we & (region == Region.BIAS),
+        }
+        shared = {
+            "host_offset": offset,
+            "host_data": self.host_wdata,
+            "host_nz": self.host_wdata[:ACT_BITS] != 0,
+            "cb_we": store.load_we,
+            "cb_addr": store.load_addr,
+            "cb_data": store.load_data,
+            "layer": control.layer,
+            "bcast": scanner.bcast_next,
+        }
+        groups = {}
+        if g.fanout_stages:
+            # A large array: each group of FANOUT_GROUP PEs has its own
+            # register of all of it (a strobe for the group's PEs alone),
+            # and its PEs take their copies from there, a cycle later.
+            group_bits = (FANOUT_GROUP - 1).bit_length()
+            for gi in range(-(-n // FANOUT_GROUP)):
+                ours = pe_sel[group_bits:] == gi
+                values = {**{name: value & ours for name, value in strobes.items()},
+                          "sel": pe_sel[:group_bits], **shared}
+                groups[gi] = {name: local_register(m, platform, value, value.shape(),
+                                                   f"{name}_g{gi}")
+                              for name, value in values.items()}
         for k in range(n):
             pe = PE(g, **self._inits(k))
             m.submodules[f"pe{k}"] = pe
             pes.append(pe)
-            mine = pe_sel == k
             # The host port (strobes, address, write data) is registered in
             # front of each PE, a copy of its own (the PEs spread over the
             # device, and the write data goes to every block RAM of the PE):
             # its writes land a cycle later, and its reads take
-            # HOST_READ_LATENCY = 4 cycles.  So is the codebook reload.
-            host_port = {
-                "host_re_act": self.host_re & (region == Region.ACT) & mine,
-                "host_we_act": we & (region == Region.ACT) & mine,
-                "host_we_spmat": we & (region == Region.SPMAT) & mine,
-                "host_we_ptr": we & (region == Region.PTR) & mine,
-                "host_we_bias": we & (region == Region.BIAS) & mine,
-                "host_offset": offset,
-                "host_data": self.host_wdata,
-                "host_nz": self.host_wdata[:ACT_BITS] != 0,
-                "cb_we": store.load_we,
-                "cb_addr": store.load_addr,
-                "cb_data": store.load_data,
-            }
+            # HOST_READ_LATENCY = 4 cycles (a cycle more each above 16 PEs,
+            # through the group registers).  So is the codebook reload.
+            if g.fanout_stages:
+                src = groups[k // FANOUT_GROUP]
+                mine = src["sel"] == k % FANOUT_GROUP
+            else:
+                src = {**strobes, **shared}
+                mine = pe_sel == k
+            host_port = {**{name: src[name] & mine for name in strobes},
+                         **{name: src[name] for name in shared if name not in ("layer", "bcast")}}
             for name, value in host_port.items():
                 port = getattr(pe, name)
                 m.d.comb += port.eq(local_register(m, platform, value, port.shape(),
                                                    f"{name}{k}"))
             # The broadcast register is each PE's own copy, placed next to it:
             # the pointer address the PE works out from the column then
-            # stays inside the PE.
-            bcast = local_register(m, platform, scanner.bcast_next, bcast_layout(g), f"bcast{k}")
+            # stays inside the PE.  Above 16 PEs it comes from the group's
+            # register, which takes the place of the LNZD tree's root register.
+            bcast = local_register(m, platform, src["bcast"], bcast_layout(g), f"bcast{k}")
             m.d.comb += [
                 pe.bcast_valid.eq(bcast.valid),
                 pe.bcast_value.eq(bcast.value),
@@ -232,7 +273,10 @@ class EIE(wiring.Component):
                 # enough for all of them: the pointer read starts at cycle
                 # ``bcast_latency`` of a layer and the writeback later; the
                 # activation file's bank, read at cycle 0, comes directly.
-                pe.layer.eq(local_register(m, platform, control.layer, g.layer_layout,
+                # Two cycles late (through a group register) is early enough
+                # too: the first broadcast reaches a PE at cycle
+                # scan_start + bcast_latency.
+                pe.layer.eq(local_register(m, platform, src["layer"], g.layer_layout,
                                            f"layer{k}")),
                 pe.layer.src.eq(control.layer.src),
                 pe.scan_en.eq(scanner.scan_en),
@@ -272,9 +316,10 @@ class EIE(wiring.Component):
         # rows from these registers into its own (stage D3), and host reads
         # pick the PE from the scanner's, which sit together (data four cycles
         # after ``host_re``: the PE's host port register, the block RAM's two,
-        # the scanner's).  Picked from the PEs' registers, the 16-way choice
-        # after a route across the device was the critical path of 16 PEs.
-        stages = range(HOST_READ_LATENCY)
+        # the scanner's; five with group registers).  Picked from the PEs'
+        # registers, the 16-way choice after a route across the device was
+        # the critical path of 16 PEs.
+        stages = range(host_read_latency(g))
         read_act = [Signal(name=f"read_act{i}") for i in stages]
         read_pe = [Signal(hmap.pe_bits, name=f"read_pe{i}") for i in stages]
         ctrl_data = [Signal(64, name=f"ctrl_data{i}") for i in stages]

@@ -11,7 +11,7 @@ from amaranth.lib import data
 from ..config import ACT_BITS, CODEBOOK_SIZE, ENTRIES_PER_WORD, WEIGHT_BITS, HwConfig, Timing
 
 __all__ = ["Geometry", "HostMap", "Region", "Reg", "MAX_LAYERS_LIMIT", "clog2", "flags_value",
-           "info_words", "decode_info"]
+           "info_words", "decode_info", "FANOUT_TREE_ABOVE", "FANOUT_GROUP"]
 
 #: Upper bound on ``max_layers`` (the layer table lives in distributed RAM).
 MAX_LAYERS_LIMIT = 256
@@ -46,6 +46,12 @@ class Reg:
     INFO_MEM = 6   #: read: spmat_words | ptr_depth << 32
     INFO_ACT = 7   #: read: act_depth | bias_depth << 32
     LAYER_CYCLES = 16   #: + l: cycles of layer l in the last run (read)
+
+
+#: PE counts above this reach the PEs through group registers (``fanout_stages``).
+FANOUT_TREE_ABOVE = 16
+#: PEs per group register.
+FANOUT_GROUP = 8
 
 
 class Geometry:
@@ -87,6 +93,12 @@ class Geometry:
         self.shift_width = 6
         self.pe_bits = clog2(hw.n_pe)
         self.cycle_width = 48
+        # Above FANOUT_TREE_ABOVE PEs, what the top hands every PE (the host
+        # port, the codebook reload, the running layer's parameters) reaches
+        # each PE's own register through a register per group of
+        # FANOUT_GROUP PEs: a net of a few loads into each group instead of
+        # one that crosses the device to every PE.
+        self.fanout_stages = 1 if hw.n_pe > FANOUT_TREE_ABOVE else 0
 
     @property
     def item_layout(self):

@@ -54,6 +54,10 @@ class LnzdTree(wiring.Component):
         lowest set bit of its mask): every node is then an AND-OR of its
         children, a third of the LUTs of a priority multiplexer.  With more
         than one valid the result is undefined.
+    comb_levels : int
+        Levels at the root without a register (fewer than the tree has): a
+        user that registers the result further on, as the scanner's group
+        registers do above 16 PEs, spends the cycle there.
 
     Members
     -------
@@ -63,11 +67,11 @@ class LnzdTree(wiring.Component):
     out_valid, out_index, out_value, out_tag : Out
         The result, ``latency`` cycles after the inputs.
 
-    Latency is :attr:`latency` = ``max(1, ceil(log4 n_leaves))``; throughput one
-    set of inputs per cycle.
+    Latency is :attr:`latency` = ``max(1, ceil(log4 n_leaves)) - comb_levels``;
+    throughput one set of inputs per cycle.
     """
 
-    def __init__(self, n_leaves, value_width=16, tag_width=1, onehot=False):
+    def __init__(self, n_leaves, value_width=16, tag_width=1, onehot=False, comb_levels=0):
         if not isinstance(n_leaves, int) or n_leaves < 1:
             raise ValueError(f"n_leaves must be a positive integer, not {n_leaves!r}")
         if not isinstance(value_width, int) or value_width < 1:
@@ -78,6 +82,10 @@ class LnzdTree(wiring.Component):
         self._onehot = bool(onehot)
         self._value_width = value_width
         self._levels = tree_levels(n_leaves)
+        if not isinstance(comb_levels, int) or not 0 <= comb_levels < self._levels:
+            raise ValueError(f"comb_levels must be an integer in [0, {self._levels - 1}] "
+                             f"for {n_leaves} leaves, not {comb_levels!r}")
+        self._comb_levels = comb_levels
         super().__init__({
             "valid": In(n_leaves),
             "value": In(data.ArrayLayout(value_width, n_leaves)),
@@ -94,7 +102,7 @@ class LnzdTree(wiring.Component):
 
     @property
     def latency(self):
-        return self._levels
+        return self._levels - self._comb_levels
 
     def elaborate(self, platform):
         m = Module()
@@ -105,6 +113,7 @@ class LnzdTree(wiring.Component):
         tag = self.tag
         for level in range(self._levels):
             index_width = 2 * (level + 1)
+            domain = m.d.comb if level >= self._levels - self._comb_levels else m.d.sync
             parents = []
             for p in range(len(nodes) // 4):
                 children = nodes[4 * p:4 * p + 4]
@@ -129,14 +138,14 @@ class LnzdTree(wiring.Component):
                         child_index = Cat(c_index, Const(c, 2))
                         sel_value = Mux(c_valid, c_value, sel_value)
                         sel_index = Mux(c_valid, child_index, sel_index)
-                m.d.sync += [
+                domain += [
                     valid.eq(children[0][0] | children[1][0] | children[2][0] | children[3][0]),
                     value.eq(sel_value),
                     index.eq(sel_index),
                 ]
                 parents.append((valid, value, index))
             next_tag = Signal(len(tag), name=f"l{level}_tag")
-            m.d.sync += next_tag.eq(tag)
+            domain += next_tag.eq(tag)
             nodes, tag = parents, next_tag
         (root_valid, root_value, root_index), = nodes
         m.d.comb += [

@@ -13,6 +13,8 @@ it enters the pipelined quaternary LNZD tree
 the broadcast register.  A row without nonzeros is current for one cycle.
 
 Latency: fired at ``t``, broadcast at ``t + tree_stages + 1`` (``bcast_latency``).
+Above 16 PEs the tree's root level has no register and a group register per
+eight PEs takes its place (``Geometry.fanout_stages``): the same latency.
 """
 
 from amaranth.hdl import Module, Mux, Signal, signed
@@ -64,7 +66,10 @@ class Scanner(wiring.Component):
         The broadcast activation and its column ``j``.
     bcast_next : Out(bcast_layout)
         What the broadcast registers take this cycle, for a top that gives
-        each PE its own copy of them (:func:`~eie.hw.local_reg.local_register`).
+        each PE its own copy of them (:func:`~eie.hw.local_reg.local_register`);
+        above 16 PEs, what the group registers in front of those take, a
+        cycle earlier (``bcast_valid`` and the others are then two registers
+        behind it).
     scan_done : Out(1)
         All rows of the layer have been scanned.
     row_data : Out(ArrayLayout(signed(16), N))
@@ -99,7 +104,8 @@ class Scanner(wiring.Component):
         m = Module()
         g = self._g
         n = g.n_pe
-        m.submodules.tree = tree = LnzdTree(n, ACT_BITS, g.col_width, onehot=True)
+        m.submodules.tree = tree = LnzdTree(n, ACT_BITS, g.col_width, onehot=True,
+                                            comb_levels=g.fanout_stages)
 
         # Read pipeline: the reads are decided a cycle ahead, from registers, so
         # the read enable and address that fan out to every PE's activation
@@ -285,9 +291,16 @@ class Scanner(wiring.Component):
             self.bcast_next.value.eq(tree.out_value),
             self.bcast_next.col.eq(tree.out_tag + tree.out_index),
         ]
-        m.d.sync += [
-            self.bcast_valid.eq(self.bcast_next.valid),
-            self.bcast_value.eq(self.bcast_next.value),
-            self.bcast_col.eq(self.bcast_next.col),
+        # The broadcast registers (a top's PE copies, group registers above
+        # 16 PEs and then the PEs' own, take the place of these).
+        bcast = self.bcast_next
+        for stage in range(1 + g.fanout_stages):
+            reg = Signal(bcast_layout(g), name=f"bcast_r{stage}")
+            m.d.sync += reg.eq(bcast)
+            bcast = reg
+        m.d.comb += [
+            self.bcast_valid.eq(bcast.valid),
+            self.bcast_value.eq(bcast.value),
+            self.bcast_col.eq(bcast.col),
         ]
         return m

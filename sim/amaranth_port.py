@@ -1,7 +1,7 @@
 """Host port of an :class:`eie.hw.eie.EIE` in Amaranth's own simulator."""
 
 from ..errors import EieError
-from ..hw.eie import HOST_READ_LATENCY, HOST_WRITE_LATENCY
+from ..hw.eie import HOST_WRITE_LATENCY, host_read_latency
 
 __all__ = ["AmaranthPort"]
 
@@ -12,6 +12,7 @@ class AmaranthPort:
     def __init__(self, ctx, dut):
         self.ctx = ctx
         self.dut = dut
+        self.read_latency = host_read_latency(dut.geometry)
 
     async def write(self, addr, data):
         ctx, dut = self.ctx, self.dut
@@ -27,7 +28,7 @@ class AmaranthPort:
         ctx.set(dut.host_re, 1)
         await ctx.tick()
         ctx.set(dut.host_re, 0)
-        await ctx.tick().repeat(HOST_READ_LATENCY - 1)
+        await ctx.tick().repeat(self.read_latency - 1)
         return ctx.get(dut.host_rdata)
 
     async def wait_done(self, max_cycles):

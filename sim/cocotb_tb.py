@@ -23,7 +23,7 @@ from cocotb.triggers import FallingEdge
 
 from ..errors import EieError
 from ..gen.bundle import Bundle
-from ..hw.eie import HOST_READ_LATENCY, HOST_WRITE_LATENCY
+from ..hw.eie import HOST_WRITE_LATENCY, host_read_latency
 from ..hw.geometry import Geometry
 from .host import HostDriver
 
@@ -33,8 +33,9 @@ __all__ = ["CocotbPort", "run_bundle"]
 class CocotbPort:
     """The host port over cocotb handles; inputs change only after falling edges."""
 
-    def __init__(self, dut):
+    def __init__(self, dut, geometry):
         self.dut = dut
+        self.read_latency = host_read_latency(geometry)
 
     async def write(self, addr, data):
         dut = self.dut
@@ -50,7 +51,7 @@ class CocotbPort:
         dut.host_re.value = 1
         await FallingEdge(dut.clk)
         dut.host_re.value = 0
-        for _ in range(HOST_READ_LATENCY - 1):
+        for _ in range(self.read_latency - 1):
             await FallingEdge(dut.clk)
         return int(dut.host_rdata.value)
 
@@ -87,7 +88,7 @@ async def run_bundle(dut):
         codes = np.load(os.environ["EIE_INPUT"])
         geometry = Geometry(bundle.hw, int(os.environ["EIE_MAX_LAYERS"]))
         await reset(dut)
-        driver = HostDriver(CocotbPort(dut), bundle, geometry)
+        driver = HostDriver(CocotbPort(dut, geometry), bundle, geometry)
         await driver.check_info()
         if os.environ.get("EIE_BAKED") != "1":
             await driver.load_model()

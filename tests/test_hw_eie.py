@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 import eie
 from eie.config import HwConfig
-from eie.hw.eie import EIE
+from eie.hw.eie import EIE, HOST_READ_LATENCY, host_read_latency
 from eie.sim import golden
 
 
@@ -50,6 +50,21 @@ def test_pes_without_rows_and_ragged_inputs(rng):
     w, b = random_layers(rng, [13, 5, 3], density=0.6)
     bundle = eie.compress(w, b, n_pe=8, fifo_depth=1)
     check_against_models(bundle, _inputs(rng, bundle, 2, density=1.0))
+
+
+def test_large_array_through_group_registers(rng):
+    # Above 16 PEs the host port, the codebook reload and the layer's
+    # parameters reach the PEs through a register per group of 8 (here 3
+    # groups, the last one partial): reads take a cycle more, and the result
+    # and every cycle count are unchanged.  Two layers, loaded and baked.
+    w, b = random_layers(rng, [45, 41, 7], density=0.4)
+    bundle = eie.compress(w, b, n_pe=19, fifo_depth=2)
+    g = EIE(bundle.hw).geometry
+    assert g.fanout_stages == 1 and host_read_latency(g) == HOST_READ_LATENCY + 1
+    codes = _inputs(rng, bundle, 2)
+    y = check_against_models(bundle, codes)[0]
+    np.testing.assert_array_equal(check_against_models(bundle, codes, bake=True)[0], y)
+    assert EIE(eie.compress(w, b, n_pe=16).hw).geometry.fanout_stages == 0
 
 
 def test_padding_chains(rng):

@@ -9,11 +9,14 @@ from eie.hw.lnzd import LnzdTree, tree_levels, without_lowest
 
 
 @pytest.mark.parametrize("onehot", [False, True])
-@pytest.mark.parametrize("n", [1, 2, 4, 5, 16, 17, 64])
-def test_tree_selects_lowest_valid(n, onehot):
+@pytest.mark.parametrize("n,comb", [(1, 0), (2, 0), (4, 0), (5, 0), (16, 0), (17, 0), (64, 0),
+                                    (17, 1), (32, 1), (64, 2)])
+def test_tree_selects_lowest_valid(n, comb, onehot):
+    # ``comb`` root levels without a register (the scanner's above 16 PEs).
     rng = np.random.default_rng(n)
-    dut = LnzdTree(n, value_width=16, tag_width=12, onehot=onehot)
-    assert dut.latency == tree_levels(n) == max(1, int(np.ceil(np.log(n) / np.log(4) - 1e-9)))
+    dut = LnzdTree(n, value_width=16, tag_width=12, onehot=onehot, comb_levels=comb)
+    assert tree_levels(n) == max(1, int(np.ceil(np.log(n) / np.log(4) - 1e-9)))
+    assert dut.latency == tree_levels(n) - comb
     cycles = 60
     valid = (rng.random((cycles, n)) < rng.choice([0.0, 0.05, 0.3], size=(cycles, 1)))
     if onehot:      # at most one valid leaf, anywhere
@@ -67,3 +70,5 @@ def test_bad_parameters():
         LnzdTree(0)
     with pytest.raises(ValueError, match="value_width"):
         LnzdTree(4, value_width=0)
+    with pytest.raises(ValueError, match=r"comb_levels must be an integer in \[0, 2\]"):
+        LnzdTree(32, comb_levels=3)
