@@ -395,7 +395,8 @@ def cmd_synth(args):
     try:
         report = synthesize(args.board, hw, args.build_dir, bundle=bundle,
                             max_layers=args.max_layers, freq_mhz=args.freq, baud=args.baud,
-                            seed=args.seed, status=status, router=args.router)
+                            seed=args.seed, status=status, router=args.router,
+                            placer=args.placer)
     finally:
         if status is not None and sys.stderr.isatty() and not args.quiet:
             spinner.stop()
@@ -434,8 +435,8 @@ def cmd_synth(args):
                       "none (" + "; ".join(f"{n}: {w}" for n, w in list(fit.items())[-3:])
                       + "; ...)")
         table.add_row("UART", f"{report['uart_baud']:.0f} baud")
-        table.add_row("build time", f"{report['seconds']:.0f} s (nextpnr {report['router']}, "
-                                    f"seed {report['seed']})")
+        table.add_row("build time", f"{report['seconds']:.0f} s (nextpnr {report['placer']} "
+                                    f"placer, {report['router']}, seed {report['seed']})")
         table.add_row("bitstream", report["bitstream"])
         console.print(table)
     return 0
@@ -713,6 +714,9 @@ def build_parser():
     p.add_argument("--router", choices=("router1", "router2"),
                    help="nextpnr router (default router1: router2 did not converge on 16 "
                         "and 32 PEs)")
+    p.add_argument("--placer", choices=("heap", "static"),
+                   help="nextpnr placer (default heap; static spreads the logic over the "
+                        "device)")
     p.add_argument("--area", action="store_true",
                    help="synthesis only: what each unit of a PE and the shared logic cost "
                         "(Yosys stat per module; --report writes it as JSON)")

@@ -32,7 +32,7 @@ __all__ = ["BOARDS", "BoardSpec", "board_hw", "ebr_estimate", "ebr_per_pe", "lut
 MEASURED = Path(__file__).with_name("fpga_measured.json")
 #: The report fields kept in the record.
 _RECORD_KEYS = ("n_pe", "fmax_mhz", "target_mhz", "timing_met", "luts", "ffs", "ebr", "mult18",
-                "lutram", "seconds", "hw", "seed", "router", "commit")
+                "lutram", "seconds", "hw", "seed", "router", "placer", "commit")
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,9 @@ BOARDS = {
 #: build; router2 gave 70-79 MHz at 8 PEs on an earlier netlist, and on this
 #: one its overuse stalled (near 7,000 wires at 16 PEs, 18,500 at 32).
 DEFAULT_ROUTER = "router1"
+#: nextpnr's placer unless asked otherwise (heap, its default; static is its
+#: electrostatic placer, which spreads the logic over the whole device).
+DEFAULT_PLACER = "heap"
 #: Accumulator width when 48-bit accumulators do not fit (a 512 x 36 block RAM).
 NARROW_ACC_WIDTH = 36
 #: Block RAMs kept free for the top (none used today; headroom for Yosys' choices).
@@ -244,12 +247,13 @@ def _board_plan(spec, hw, max_layers, bundle=None, freq_mhz=100.0, baud=3_000_00
 
 
 def synthesize(board, hw, build_dir, bundle=None, max_layers=None, freq_mhz=100.0,
-               baud=3_000_000, seed=1, status=None, router=None):
+               baud=3_000_000, seed=1, status=None, router=None, placer=None):
     """Build a bitstream; returns the report (dict).
 
     ``status(text)`` is called with the current step while the tools run.
     ``router`` is nextpnr's router, :data:`DEFAULT_ROUTER` by default
-    (router1: 16 PEs took 41 minutes with other builds alongside).
+    (router1: 16 PEs took 41 minutes with other builds alongside), and
+    ``placer`` its placer, :data:`DEFAULT_PLACER` by default.
     """
     spec = _board(board)
     check_fit(board, hw)
@@ -257,6 +261,10 @@ def synthesize(board, hw, build_dir, bundle=None, max_layers=None, freq_mhz=100.
         router = DEFAULT_ROUTER
     if router not in ("router1", "router2"):
         raise EieError(f"unknown nextpnr router {router!r}: choose router1 or router2")
+    if placer is None:
+        placer = DEFAULT_PLACER
+    if placer not in ("heap", "static"):
+        raise EieError(f"unknown nextpnr placer {placer!r}: choose heap or static")
     build_dir = Path(build_dir)
     build_dir.mkdir(parents=True, exist_ok=True)
     os.environ.update(_tool_env())
@@ -264,7 +272,7 @@ def synthesize(board, hw, build_dir, bundle=None, max_layers=None, freq_mhz=100.
     # bitstream and an honest Fmax (the report says whether timing was met).
     top, max_layers, plan = _board_plan(
         spec, hw, max_layers, bundle=bundle, freq_mhz=freq_mhz, baud=baud,
-        nextpnr_opts=f"--seed {seed} --timing-allow-fail --router {router}")
+        nextpnr_opts=f"--seed {seed} --timing-allow-fail --placer {placer} --router {router}")
 
     done = threading.Event()
     error = []
@@ -300,6 +308,7 @@ def synthesize(board, hw, build_dir, bundle=None, max_layers=None, freq_mhz=100.
     report = {
         "board": spec.name, "device": spec.device, "n_pe": hw.n_pe, "hw": hw.to_json(),
         "max_layers": max_layers, "target_mhz": freq_mhz, "seed": seed, "router": router,
+        "placer": placer,
         "fmax_mhz": min(main) if main else (min(fmax.values()) if fmax else None),
         "clocks": fmax,
         "timing_met": bool(main and min(main) >= freq_mhz),

@@ -9,6 +9,7 @@ from conftest import random_layers
 
 import eie
 from eie.config import HwConfig
+from eie.errors import EieError
 from eie.gen.fpga import (BOARDS, board_hw, capacity, check_fit, ebr_estimate, ebr_per_pe,
                           layer_fit, lut_estimate, median_build, model_fit, parse_nextpnr_log,
                           parse_yosys_stat, record_builds, synthesize)
@@ -151,13 +152,15 @@ def test_bad_input_one_line(tmp_path, capsys):
     assert main(["synth", "--board", "ulx3s-85f", "--bundle", str(tmp_path / "big"),
                  "--build-dir", str(tmp_path / "d")]) == 1
     assert "larger than the on-chip memories" in capsys.readouterr().err
+    with pytest.raises(EieError, match="unknown nextpnr placer 'sa': choose heap or static"):
+        synthesize("ulx3s-85f", board_hw("ulx3s-85f", 1), tmp_path / "p", placer="sa")
 
 
 def test_small_build(tmp_path):
     """A 1-PE configuration through Yosys, nextpnr and ecppack (keeps the flow alive)."""
     hw = HwConfig(n_pe=1, spmat_words=512, ptr_depth=256, act_depth=64, bias_depth=64)
     report = synthesize("ulx3s-85f", hw, tmp_path / "build", freq_mhz=50)
-    assert report["fmax_mhz"] > 0
+    assert report["fmax_mhz"] > 0 and (report["placer"], report["router"]) == ("heap", "router1")
     assert report["luts"] > 100 and report["ebr"] >= 1 and report["mult18"] >= 1
     assert (tmp_path / "build" / "eie_top.bit").stat().st_size > 100_000
     json.dumps(report)
