@@ -468,7 +468,7 @@ def bench_fpga(pes=(1, 2, 4, 8), board="ulx3s-85f", build_root="build/bench-fpga
         log(f"  {n:3d} PEs: {rep['luts']} LUT4, {rep['ffs']} FF, {rep['ebr']} EBR, "
             f"{rep['mult18']} MULT18, {rep['fmax_mhz']} MHz "
             f"({'met' if rep['timing_met'] else 'NOT met'} at {rep['target_mhz']:.0f}), "
-            f"{rep['seconds']:.0f} s ({rep['router']})")
+            f"{rep['seconds']:.0f} s ({rep['placer']}, {rep['router']})")
     out = {"board": board, "builds": builds}
     if record:
         try:

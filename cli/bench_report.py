@@ -171,16 +171,18 @@ def write_markdown(results, path, plots, command):
         out += ["## FPGA builds (ULX3S, ECP5-85F)", "",
                 f"Builds {origin}. "
                 "`eie synth`'s flow (Yosys, nextpnr-ecp5, ecppack from PyPI; target "
-                "100 MHz; the placement seed and nextpnr's router as listed), the accelerator "
+                "100 MHz; the placement seed, nextpnr's placer and router as listed), the "
+                "accelerator "
                 "with the UART bridge, memories chosen by "
                 "`board_hw` to fit the device's 208 block RAMs (per PE: 64-bit words, "
                 "pointers, activations, bias words; accumulator bits).", "",
                 _table(["PEs", "memories per PE", "LUT4", "FF", "EBR", "MULT18", "Fmax (MHz)",
-                        "100 MHz met", "seed", "build (s)", "router", "commit"],
+                        "100 MHz met", "seed", "build (s)", "placer, router", "commit"],
                        [[b["n_pe"], _memories(b.get("hw")), f"{b['luts']:,}", f"{b['ffs']:,}",
                          b["ebr"], b["mult18"], f"{b['fmax_mhz']:.1f}",
                          "yes" if b["timing_met"] else "no", b.get("seed", 1),
-                         f"{b['seconds']:.0f}", b.get("router") or "router1",
+                         f"{b['seconds']:.0f}",
+                         f"{b.get('placer') or 'heap'}, {b.get('router') or 'router1'}",
                          b.get("commit") or fpga.get("commit") or ""]
                         for b in fpga["builds"]]), ""]
         if "fpga_vs_pes" in rel:
