@@ -50,8 +50,9 @@ BOARDS = {
 }
 
 #: nextpnr's router unless asked otherwise: router1 routed every recorded
-#: build; router2 gave 70-79 MHz at 8 PEs on an earlier netlist, and on this
-#: one its overuse stalled (near 7,000 wires at 16 PEs, 18,500 at 32).
+#: build; router2 gave 70-79 MHz at 8 PEs on an earlier netlist, and its
+#: overuse stalls at 32 PEs (near 22,000 wires with HeAP placement, 12,200
+#: with the static placer; docs/board.md).
 DEFAULT_ROUTER = "router1"
 #: nextpnr's placer unless asked otherwise (heap, its default; static is its
 #: electrostatic placer, which spreads the logic over the whole device).
