@@ -712,8 +712,8 @@ def build_parser():
     p.add_argument("--max-layers", type=int, help="layer table depth (default 8)")
     p.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
     p.add_argument("--router", choices=("router1", "router2"),
-                   help="nextpnr router (default router1: router2 did not converge on 32 "
-                        "PEs)")
+                   help="nextpnr router (default router1: router2 did not converge on 16 "
+                        "and 32 PEs)")
     p.add_argument("--placer", choices=("heap", "static"),
                    help="nextpnr placer (default heap; static spreads the logic over the "
                         "device)")

@@ -51,8 +51,9 @@ BOARDS = {
 
 #: nextpnr's router unless asked otherwise: router1 routed every recorded
 #: build; router2 gave 70-79 MHz at 8 PEs on an earlier netlist, and its
-#: overuse stalls at 32 PEs (near 22,000 wires with HeAP placement, 12,200
-#: with the static placer; docs/board.md).
+#: overuse stalled near 7,000 wires at 16 PEs (an earlier netlist) and, at 32
+#: PEs, near 22,000 with HeAP placement and 12,200 with the static placer
+#: (docs/board.md).
 DEFAULT_ROUTER = "router1"
 #: nextpnr's placer unless asked otherwise (heap, its default; static is its
 #: electrostatic placer, which spreads the logic over the whole device).
