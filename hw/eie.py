@@ -201,24 +201,31 @@ class EIE(wiring.Component):
         pes = []
         # What reaches every PE from the top: the host port (its strobes
         # with the region decoded, not yet the PE), the codebook reload, the
-        # running layer's parameters and the broadcast.
-        strobes = {
-            "host_re_act": self.host_re & (region == Region.ACT),
-            "host_we_act": we & (region == Region.ACT),
-            "host_we_spmat": we & (region == Region.SPMAT),
-            "host_we_ptr": we & (region == Region.PTR),
-            "host_we_bias": we & (region == Region.BIAS),
-        }
-        shared = {
-            "host_offset": offset,
-            "host_data": self.host_wdata,
-            "host_nz": self.host_wdata[:ACT_BITS] != 0,
-            "cb_we": store.load_we,
-            "cb_addr": store.load_addr,
-            "cb_data": store.load_data,
-            "layer": control.layer,
-            "bcast": scanner.bcast_next,
-        }
+        # running layer's parameters and the broadcast.  (Expressions made
+        # afresh for each user: up to 16 PEs the netlist is then the one of
+        # the recorded builds before the group registers, bit for bit.)
+        def strobes():
+            return {
+                "host_re_act": self.host_re & (region == Region.ACT),
+                "host_we_act": we & (region == Region.ACT),
+                "host_we_spmat": we & (region == Region.SPMAT),
+                "host_we_ptr": we & (region == Region.PTR),
+                "host_we_bias": we & (region == Region.BIAS),
+            }
+
+        def shared():
+            return {
+                "host_offset": offset,
+                "host_data": self.host_wdata,
+                "host_nz": self.host_wdata[:ACT_BITS] != 0,
+                "cb_we": store.load_we,
+                "cb_addr": store.load_addr,
+                "cb_data": store.load_data,
+                "layer": control.layer,
+                "bcast": scanner.bcast_next,
+            }
+
+        strobe_names = set(strobes())
         groups = {}
         if g.fanout_stages:
             # A large array: each group of FANOUT_GROUP PEs has its own
@@ -227,8 +234,8 @@ class EIE(wiring.Component):
             group_bits = (FANOUT_GROUP - 1).bit_length()
             for gi in range(-(-n // FANOUT_GROUP)):
                 ours = pe_sel[group_bits:] == gi
-                values = {**{name: value & ours for name, value in strobes.items()},
-                          "sel": pe_sel[:group_bits], **shared}
+                values = {**{name: value & ours for name, value in strobes().items()},
+                          "sel": pe_sel[:group_bits], **shared()}
                 groups[gi] = {name: local_register(m, platform, value, value.shape(),
                                                    f"{name}_g{gi}")
                               for name, value in values.items()}
@@ -246,10 +253,10 @@ class EIE(wiring.Component):
                 src = groups[k // FANOUT_GROUP]
                 mine = src["sel"] == k % FANOUT_GROUP
             else:
-                src = {**strobes, **shared}
                 mine = pe_sel == k
-            host_port = {**{name: src[name] & mine for name in strobes},
-                         **{name: src[name] for name in shared if name not in ("layer", "bcast")}}
+                src = {**strobes(), **shared()}
+            host_port = {name: value & mine if name in strobe_names else value
+                         for name, value in src.items() if name not in ("sel", "layer", "bcast")}
             for name, value in host_port.items():
                 port = getattr(pe, name)
                 m.d.comb += port.eq(local_register(m, platform, value, port.shape(),

@@ -294,11 +294,11 @@ class Scanner(wiring.Component):
         # The broadcast registers (a top's PE copies, group registers above
         # 16 PEs and then the PEs' own, take the place of these).
         bcast = self.bcast_next
-        for stage in range(1 + g.fanout_stages):
+        for stage in range(g.fanout_stages):
             reg = Signal(bcast_layout(g), name=f"bcast_r{stage}")
             m.d.sync += reg.eq(bcast)
             bcast = reg
-        m.d.comb += [
+        m.d.sync += [
             self.bcast_valid.eq(bcast.valid),
             self.bcast_value.eq(bcast.value),
             self.bcast_col.eq(bcast.col),
