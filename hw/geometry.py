@@ -94,7 +94,8 @@ class Geometry:
         self.pe_bits = clog2(hw.n_pe)
         self.cycle_width = 48
         # Above FANOUT_TREE_ABOVE PEs, what the top hands every PE (the host
-        # port, the codebook reload, the running layer's parameters) reaches
+        # port, the codebook reload, the running layer's parameters and the
+        # broadcast) reaches
         # each PE's own register through a register per group of
         # FANOUT_GROUP PEs: a net of a few loads into each group instead of
         # one that crosses the device to every PE.

@@ -5,7 +5,8 @@ PE reports its candidate, and each node of the tree passes up the
 lowest-index valid child of its four, with the child's value and index.  Here
 each level of the tree is registered, so a tree over ``n_leaves`` inputs has
 ``max(1, ceil(log4 n_leaves))`` levels of latency and accepts a new set of
-inputs every cycle.
+inputs every cycle (fewer with ``comb_levels``, root levels whose register a
+user places further on).
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal
