@@ -134,9 +134,13 @@ class Timing:
         nonzero activation is current for one cycle; a row with ``c`` nonzeros
         is current until its ``c`` items have fired.
     ``tree_stages`` (``max(1, ceil(log4 n_pe))``)
-        Registered levels of the quaternary LNZD tree.
+        Levels of the quaternary LNZD tree, each registered (above 16 PEs
+        all but the root, whose register moves into the broadcast's group
+        registers, ``Geometry.fanout_stages``).
     ``bcast_stages`` (1)
-        Registers between the tree root and the PEs.
+        Registers between the tree root and the PEs (above 16 PEs, the
+        root's own register counted in ``tree_stages``, a group register,
+        then the PE's).
     ``bcast_latency``
         ``tree_stages + bcast_stages``: an activation fired at cycle ``t``
         presents its column address to every PE's pointer memory at
