@@ -30,8 +30,9 @@ HOST_WRITE_LATENCY = 1
 
 def host_read_latency(geometry):
     """Cycles from ``host_re`` to its data on ``host_rdata``: a large array's
-    group registers (``Geometry.fanout_stages``) add theirs."""
-    return HOST_READ_LATENCY + geometry.fanout_stages
+    group registers (``Geometry.fanout_stages``) add theirs, on the way there
+    and on the way back (its scanner groups register their choice)."""
+    return HOST_READ_LATENCY + 2 * geometry.fanout_stages
 
 
 def layer_table(bundle, geometry):
@@ -88,7 +89,7 @@ class EIE(wiring.Component):
         Write this cycle (it takes effect :data:`HOST_WRITE_LATENCY` cycle
         later: the control registers and ``start``; a PE's memories
         ``fanout_stages`` later still); read (data in ``host_rdata``
-        :func:`host_read_latency` cycles later: four, five above 16 PEs).
+        :func:`host_read_latency` cycles later: four, six above 16 PEs).
     host_rdata : Out(64)
     busy, done : Out(1)
         A run is in progress; the last run finished (cleared by the next start).
@@ -323,7 +324,8 @@ class EIE(wiring.Component):
         # rows from these registers into its own (stage D3), and host reads
         # pick the PE from the scanner's, which sit together (data four cycles
         # after ``host_re``: the PE's host port register, the block RAM's two,
-        # the scanner's; five with group registers).  Picked from the PEs'
+        # the scanner's; six with group registers, whose PE is picked in the
+        # scanner's group next to it, into a register).  Picked from the PEs'
         # registers, the 16-way choice after a route across the device was
         # the critical path of 16 PEs.
         stages = range(host_read_latency(g))
@@ -336,14 +338,22 @@ class EIE(wiring.Component):
             m.d.sync += [read_act[i].eq(read_act[i - 1]), read_pe[i].eq(read_pe[i - 1]),
                          ctrl_data[i].eq(ctrl_data[i - 1])]
         act = Signal(signed(16))
-        with m.Switch(read_pe[-1]):
+        if g.fanout_stages:
+            # The scanner's groups hold the D3 registers: each picks its PE,
+            # and the scanner the group, a cycle later.
             for k in range(n):
                 m.d.comb += [scanner.act_data[k].eq(pes[k].act_data),
                              scanner.act_nz[k].eq(pes[k].act_nz)]
-                with m.Case(k):
-                    m.d.comb += act.eq(scanner.row_data[k])
-            with m.Default():
-                m.d.comb += act.eq(0)
+            m.d.comb += [scanner.host_pe.eq(read_pe[-3]), act.eq(scanner.host_act)]
+        else:
+            with m.Switch(read_pe[-1]):
+                for k in range(n):
+                    m.d.comb += [scanner.act_data[k].eq(pes[k].act_data),
+                                 scanner.act_nz[k].eq(pes[k].act_nz)]
+                    with m.Case(k):
+                        m.d.comb += act.eq(scanner.row_data[k])
+                with m.Default():
+                    m.d.comb += act.eq(0)
         m.d.comb += self.host_rdata.eq(Mux(read_act[-1], act.as_unsigned(), ctrl_data[-1]))
         return m
 

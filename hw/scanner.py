@@ -15,6 +15,12 @@ the broadcast register.  A row without nonzeros is current for one cycle.
 Latency: fired at ``t``, broadcast at ``t + tree_stages + 1`` (``bcast_latency``).
 Above 16 PEs the tree's root level has no register and a group register per
 eight PEs takes its place (``Geometry.fanout_stages``): the same latency.
+
+Above 16 PEs the activation values stay with their PEs (the paper's layout of
+the LNZD): a :class:`ScanGroup` per eight PEs registers its PEs' reads, keeps
+them in a ring of its own and picks the value that fired, so that only its
+candidate, not every PE's activation, crosses the device.  The scanner's
+centre keeps what the decisions need: the nonzero masks, one bit per PE.
 """
 
 from amaranth.hdl import Module, Mux, Signal, signed
@@ -23,12 +29,18 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..config import ACT_BITS
-from .lnzd import LnzdTree, without_lowest
+from .geometry import FANOUT_GROUP
+from .local_reg import local_register
+from .lnzd import LnzdTree, tree_levels, without_lowest
 
-__all__ = ["Scanner", "bcast_layout", "PREFETCH"]
+__all__ = ["Scanner", "ScanGroup", "bcast_layout", "PREFETCH", "VALUE_SLOTS"]
 
 #: Rows the scanner's prefetch buffer holds, reads in flight included.
 PREFETCH = 5
+#: Rows a :class:`ScanGroup`'s value ring holds: the prefetch buffer's, the
+#: current row, and the row that fired last cycle (the group picks its value a
+#: cycle after the fire), rounded up to a power of two.
+VALUE_SLOTS = 8
 
 
 def bcast_layout(geometry):
@@ -76,6 +88,14 @@ class Scanner(wiring.Component):
         ``act_data`` of the cycle before, registered here (stage D3): the
         host's activation reads pick a PE from these registers, which sit
         together, rather than from the PEs' block RAMs across the device.
+        Up to 16 PEs only.
+    host_pe : In(pe_bits)
+        Above 16 PEs: the PE a host read picks, a cycle before the row it
+        reads is in stage D3 (each group registers it).
+    host_act : Out(signed(16))
+        Above 16 PEs: that PE's activation, two cycles after ``host_pe`` (its
+        group picks it from its stage D3 registers into a register, and this
+        picks the group).
     """
 
     def __init__(self, geometry):
@@ -97,15 +117,19 @@ class Scanner(wiring.Component):
             "bcast_col": Out(g.col_width),
             "bcast_next": Out(bcast_layout(g)),
             "scan_done": Out(1),
-            "row_data": Out(data.ArrayLayout(signed(ACT_BITS), n)),
+            **({"host_pe": In(g.pe_bits), "host_act": Out(signed(ACT_BITS))}
+               if g.fanout_stages else
+               {"row_data": Out(data.ArrayLayout(signed(ACT_BITS), n))}),
         })
 
     def elaborate(self, platform):
         m = Module()
         g = self._g
         n = g.n_pe
-        m.submodules.tree = tree = LnzdTree(n, ACT_BITS, g.col_width, onehot=True,
-                                            comb_levels=g.fanout_stages)
+        # Above 16 PEs the values are kept and picked by the groups.
+        spread = bool(g.fanout_stages)
+        if not spread:
+            m.submodules.tree = tree = LnzdTree(n, ACT_BITS, g.col_width, onehot=True)
 
         # Read pipeline: the reads are decided a cycle ahead, from registers, so
         # the read enable and address that fan out to every PE's activation
@@ -124,8 +148,8 @@ class Scanner(wiring.Component):
         # A buffered row carries its nonzero mask and the facts the current row
         # keeps about it, worked out as it is pushed (from the PEs' registered
         # nonzero flags and the range mask computed with the read).
-        row = data.StructLayout({"values": data.ArrayLayout(signed(ACT_BITS), n),
-                                 "base": g.col_width, "mask": n, "rest": n,
+        values = {} if spread else {"values": data.ArrayLayout(signed(ACT_BITS), n)}
+        row = data.StructLayout({**values, "base": g.col_width, "mask": n, "rest": n,
                                  "empty": 1, "last": 1})
         rd_issue = Signal()
         rd_addr = Signal(g.row_count_width)
@@ -143,7 +167,8 @@ class Scanner(wiring.Component):
         d3_valid = Signal()
         d3_base = Signal(g.col_width)
         d3_range = Signal(n)
-        d3_values = Signal(data.ArrayLayout(signed(ACT_BITS), n))
+        if not spread:
+            d3_values = Signal(data.ArrayLayout(signed(ACT_BITS), n))
         d3_nz = Signal(n)
         # A ring of rows in distributed RAM (17 bits per PE: a 4:1 or 5:1
         # multiplexer of flip-flops costs about three times the LUTs): a push
@@ -160,10 +185,17 @@ class Scanner(wiring.Component):
         q_valid = Signal()              # count != 0
         head = Signal(row)
         m.d.comb += [ring_r.addr.eq(rptr), head.eq(ring_r.data)]
-        q_values = head.values
         q_base = head.base
         cur_valid = Signal()
-        cur_values = Signal(data.ArrayLayout(signed(ACT_BITS), n))
+        if spread:
+            # The groups' value rings: a push's values go to slot ``v_wr``; the
+            # head's are in slot ``v_rd``, the current row's in ``cur_slot``.
+            v_wr = Signal(range(VALUE_SLOTS))
+            v_rd = Signal(range(VALUE_SLOTS))
+            cur_slot = Signal(range(VALUE_SLOTS))
+        else:
+            q_values = head.values
+            cur_values = Signal(data.ArrayLayout(signed(ACT_BITS), n))
         cur_mask = Signal(n)
         cur_base = Signal(g.col_width)
         # Registered facts about cur_mask, so that the end of a row does not
@@ -220,6 +252,8 @@ class Scanner(wiring.Component):
                 count.eq(0), q_valid.eq(0), wptr.eq(0), rptr.eq(0),
                 cur_valid.eq(0), self.scan_done.eq(0),
             ]
+            if spread:
+                m.d.sync += [v_wr.eq(0), v_rd.eq(0)]
         with m.Else():
             # Reads: the row in flight moves on; the next read is decided from
             # the occupancy after this cycle.
@@ -241,7 +275,7 @@ class Scanner(wiring.Component):
             ]
             m.d.sync += [
                 d3_valid.eq(d2_valid), d3_base.eq(d2_base), d3_range.eq(d2_range),
-                d3_values.eq(self.act_data), d3_nz.eq(self.act_nz),
+                *([] if spread else [d3_values.eq(self.act_data)]), d3_nz.eq(self.act_nz),
                 d2_valid.eq(d1_valid), d2_base.eq(d1_base), d2_range.eq(d1_range),
                 d1_valid.eq(rd_now), d1_base.eq(rd_base), d1_range.eq(in_range(rd_left)),
                 count.eq(count_next),
@@ -255,7 +289,8 @@ class Scanner(wiring.Component):
             # The pushed row goes to entry ``wptr``; a pop moves the head on.
             m.d.comb += [
                 ring_w.en.eq(push), ring_w.addr.eq(wptr),
-                ring_w.data.values.eq(d3_values), ring_w.data.base.eq(d3_base),
+                *([] if spread else [ring_w.data.values.eq(d3_values)]),
+                ring_w.data.base.eq(d3_base),
                 ring_w.data.mask.eq(p_mask), ring_w.data.rest.eq(p_rest),
                 ring_w.data.empty.eq(p_mask == 0), ring_w.data.last.eq(p_rest == 0),
             ]
@@ -263,6 +298,11 @@ class Scanner(wiring.Component):
                 m.d.sync += wptr.eq(Mux(wptr == depth - 1, 0, wptr + 1))
             with m.If(pop):
                 m.d.sync += rptr.eq(Mux(rptr == depth - 1, 0, rptr + 1))
+            if spread:
+                with m.If(push):
+                    m.d.sync += v_wr.eq(v_wr + 1)
+                with m.If(pop):
+                    m.d.sync += [v_rd.eq(v_rd + 1), cur_slot.eq(v_rd)]
 
             with m.If(self.fire):
                 m.d.sync += [cur_mask.eq(cur_rest), cur_rest.eq(rest_rest),
@@ -270,8 +310,8 @@ class Scanner(wiring.Component):
             with m.If(load):
                 with m.If(q_valid):
                     m.d.sync += [
-                        cur_valid.eq(1), cur_values.eq(q_values), cur_mask.eq(head.mask),
-                        cur_rest.eq(head.rest),
+                        cur_valid.eq(1), *([] if spread else [cur_values.eq(q_values)]),
+                        cur_mask.eq(head.mask), cur_rest.eq(head.rest),
                         cur_empty.eq(head.empty), cur_last.eq(head.last),
                         cur_base.eq(q_base),
                     ]
@@ -280,17 +320,21 @@ class Scanner(wiring.Component):
                     with m.If(~d1_valid & ~d2_valid & ~d3_valid & ~rd_issue):
                         m.d.sync += self.scan_done.eq(1)
 
-        m.d.comb += [
-            self.row_data.eq(d3_values),
-            tree.valid.eq(onehot & self.fire.replicate(n)),
-            tree.value.eq(cur_values),
-            tree.tag.eq(cur_base),
-        ]
-        m.d.comb += [
-            self.bcast_next.valid.eq(tree.out_valid),
-            self.bcast_next.value.eq(tree.out_value),
-            self.bcast_next.col.eq(tree.out_tag + tree.out_index),
-        ]
+        if spread:
+            self._groups(m, platform, onehot & self.fire.replicate(n), cur_slot, cur_base,
+                         push, v_wr)
+        else:
+            m.d.comb += [
+                self.row_data.eq(d3_values),
+                tree.valid.eq(onehot & self.fire.replicate(n)),
+                tree.value.eq(cur_values),
+                tree.tag.eq(cur_base),
+            ]
+            m.d.comb += [
+                self.bcast_next.valid.eq(tree.out_valid),
+                self.bcast_next.value.eq(tree.out_value),
+                self.bcast_next.col.eq(tree.out_tag + tree.out_index),
+            ]
         # The broadcast registers (a top's PE copies, group registers above
         # 16 PEs and then the PEs' own, take the place of these).
         bcast = self.bcast_next
@@ -303,4 +347,167 @@ class Scanner(wiring.Component):
             self.bcast_value.eq(bcast.value),
             self.bcast_col.eq(bcast.col),
         ]
+        return m
+
+    def _groups(self, m, platform, fired, slot, base, push, v_wr):
+        """The groups' part of the LNZD tree, and the host's reads from them.
+
+        The item that fires at ``t`` (``fired``, one-hot over the PEs) is
+        registered here, so its group sees it at ``t + 1`` with the slot of the
+        row that was current at ``t``, and offers the value at ``t + 2``: the
+        tree's first two registered levels.  At ``t + 2`` the groups'
+        candidates (zero but the one that fired) are ORed into
+        ``bcast_next`` (the tree's root, registered by the groups' broadcast
+        registers).  A tree of four or more levels (above 64 PEs) is the
+        same with its further registers at the groups' outputs.
+        """
+        g = self._g
+        n = g.n_pe
+        fired_r = Signal(n)
+        m.d.sync += fired_r.eq(fired)
+        group_bits = (FANOUT_GROUP - 1).bit_length()
+        extra = tree_levels(n) - 3
+        candidates = []
+        hosts = []
+        for gi, first in enumerate(range(0, n, FANOUT_GROUP)):
+            size = min(FANOUT_GROUP, n - first)
+            grp = ScanGroup(g, size, first)
+            m.submodules[f"group{gi}"] = grp
+            m.d.comb += [
+                grp.push.eq(push), grp.slot_wr.eq(v_wr), grp.slot.eq(slot),
+                grp.base.eq(base + first), grp.fired.eq(fired_r[first:first + size]),
+                grp.host_pe.eq(self.host_pe[:group_bits]),
+                *[grp.act_data[k].eq(self.act_data[first + k]) for k in range(size)],
+            ]
+            out = grp.out
+            for stage in range(extra):
+                reg = Signal(bcast_layout(g), name=f"group{gi}_out_r{stage}")
+                m.d.sync += reg.eq(out)
+                out = reg
+            candidates.append(out)
+            hosts.append(grp.host_act)
+        m.d.comb += [
+            self.bcast_next.valid.eq(_any(c.valid for c in candidates)),
+            self.bcast_next.value.eq(_any(c.value for c in candidates)),
+            self.bcast_next.col.eq(_any(c.col for c in candidates)),
+        ]
+        # Host reads: the group's choice is registered in the group, then
+        # this picks the group.
+        host_group = Signal(max(1, g.pe_bits - group_bits))
+        host_group_r = Signal.like(host_group)
+        m.d.sync += [host_group.eq(self.host_pe[group_bits:]), host_group_r.eq(host_group)]
+        with m.Switch(host_group_r):
+            for gi, act in enumerate(hosts):
+                with m.Case(gi):
+                    m.d.comb += self.host_act.eq(act)
+
+
+def _any(values):
+    """The OR of ``values``."""
+    result = 0
+    for value in values:
+        result = result | value
+    return result
+
+
+class ScanGroup(wiring.Component):
+    """The activation values of one group of PEs, next to them (above 16 PEs).
+
+    It registers its PEs' reads (stage D3, as the scanner's centre registers
+    their nonzero flags), writes each pushed row into a ring of
+    :data:`VALUE_SLOTS` rows in distributed RAM a cycle after the centre's
+    push, and picks the value that fired from the row it was current in.
+
+    Parameters
+    ----------
+    geometry : eie.hw.geometry.Geometry
+    size : int
+        PEs in the group.
+    first : int
+        Index of its first PE.
+
+    Members
+    -------
+    act_data : In(ArrayLayout(signed(16), size))
+        The group's PEs' reads (the scanner's ``act_data``).
+    push, slot_wr : In
+        The centre pushes the row in D3 into its prefetch buffer this cycle,
+        its values go to slot ``slot_wr`` (registered here, with the values).
+    slot : In
+        The slot of the current row (registered here).
+    base : In(col_width)
+        The current row's first column plus ``first`` (registered here).
+    fired : In(size)
+        Which of the group's PEs fired in the cycle before, one-hot or none
+        (a register of the centre's).
+    out : Out(bcast_layout)
+        A cycle after ``fired``: the value and column that fired, or zeros.
+    host_pe : In
+        The PE in the group a host read picks, a cycle before its row is in
+        D3 (registered here).
+    host_act : Out(signed(16))
+        That PE's value in D3, registered.
+    """
+
+    def __init__(self, geometry, size, first):
+        self._g = geometry
+        self._size = size
+        self._first = first
+        slot_bits = (VALUE_SLOTS - 1).bit_length()
+        group_bits = (FANOUT_GROUP - 1).bit_length()
+        super().__init__({
+            "act_data": In(data.ArrayLayout(signed(ACT_BITS), size)),
+            "push": In(1),
+            "slot_wr": In(slot_bits),
+            "slot": In(slot_bits),
+            "base": In(geometry.col_width),
+            "fired": In(size),
+            "out": Out(bcast_layout(geometry)),
+            "host_pe": In(group_bits),
+            "host_act": Out(signed(ACT_BITS)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        size = self._size
+        values = data.ArrayLayout(signed(ACT_BITS), size)
+        d3 = Signal(values)
+        d4 = Signal(values)
+        m.d.sync += [d3.eq(self.act_data), d4.eq(d3)]
+        # The centre's registers this group follows, a copy of its own (each
+        # fed by the same net as its twins in the other groups: plain
+        # registers would be merged into one across the device).
+        name = f"g{self._first}"
+        push = local_register(m, platform, self.push, 1, f"{name}_push")
+        slot_wr = local_register(m, platform, self.slot_wr, len(self.slot_wr), f"{name}_slot_wr")
+        slot = local_register(m, platform, self.slot, len(self.slot), f"{name}_slot")
+        base = local_register(m, platform, self.base, len(self.base), f"{name}_base")
+        host_pe = local_register(m, platform, self.host_pe, len(self.host_pe), f"{name}_host_pe")
+
+        m.submodules.ring = ring = Memory(shape=values, depth=VALUE_SLOTS, init=[],
+                                          attrs={"ram_style": "distributed"})
+        ring_w = ring.write_port()
+        ring_r = ring.read_port(domain="comb")
+        m.d.comb += [ring_w.en.eq(push), ring_w.addr.eq(slot_wr), ring_w.data.eq(d4),
+                     ring_r.addr.eq(slot)]
+
+        # The row is one-hot masked by ``fired``: an AND-OR, like the tree's nodes.
+        value = 0
+        index = 0
+        for k in range(size):
+            value = value | (ring_r.data[k].as_unsigned() & self.fired[k].replicate(ACT_BITS))
+            index = index | (k & self.fired[k].replicate(len(self.host_pe)))
+        valid = self.fired.any()
+        m.d.sync += [
+            self.out.valid.eq(valid),
+            self.out.value.eq(value),
+            self.out.col.eq(Mux(valid, base + index, 0)),
+        ]
+
+        host = Signal(signed(ACT_BITS))
+        with m.Switch(host_pe):
+            for k in range(size):
+                with m.Case(k):
+                    m.d.comb += host.eq(d3[k])
+        m.d.sync += self.host_act.eq(host)
         return m
