@@ -400,6 +400,8 @@ class Scanner(wiring.Component):
             for gi, act in enumerate(hosts):
                 with m.Case(gi):
                     m.d.comb += self.host_act.eq(act)
+            with m.Default():
+                m.d.comb += self.host_act.eq(0)
 
 
 def _any(values):
@@ -509,5 +511,7 @@ class ScanGroup(wiring.Component):
             for k in range(size):
                 with m.Case(k):
                     m.d.comb += host.eq(d3[k])
+            with m.Default():
+                m.d.comb += host.eq(0)
         m.d.sync += self.host_act.eq(host)
         return m

@@ -48,6 +48,19 @@ def test_rtl_matches_models(sim, model):
     _check(bundle, codes, *rtl.run(bundle, codes, sim))
 
 
+@pytest.mark.parametrize("sim", SIMS)
+def test_rtl_large_array(sim):
+    # Above 16 PEs: the group registers and the scanner's groups (values kept
+    # and picked next to their PEs, host reads two cycles longer), 3 groups,
+    # the last one partial.
+    rng = np.random.default_rng(19)
+    w, b = random_layers(rng, [50, 41, 7], density=0.4)
+    bundle = eie.compress(w, b, n_pe=19, fifo_depth=2)
+    x = rng.normal(size=(2, 50)) * (rng.random((2, 50)) < 0.7)
+    codes = golden.quantize_input(bundle, x)[0]
+    _check(bundle, codes, *rtl.run(bundle, codes, sim))
+
+
 def test_rtl_baked_model(model):
     bundle, codes = model
     _check(bundle, codes, *rtl.run(bundle, codes, "verilator", bake=True))
@@ -102,7 +115,8 @@ def test_rtl_lstm_sequences_match_models(sim, lstm_bundle):
 def test_verilator_lint_clean():
     for hw in (HwConfig(n_pe=1, spmat_words=16, ptr_depth=16, act_depth=8),
                HwConfig(n_pe=6, spmat_words=100, ptr_depth=50, act_depth=12, bias_depth=7,
-                        acc_width=40, fifo_depth=3)):
+                        acc_width=40, fifo_depth=3),
+               HwConfig(n_pe=19, spmat_words=16, ptr_depth=16, act_depth=8)):
         assert rtl.lint(generate(hw)) == []
 
 
