@@ -9,7 +9,7 @@ from eie.hw.geometry import Geometry
 from eie.hw.scanner import Scanner
 
 
-@pytest.mark.parametrize("n_pe,n_in", [(1, 7), (4, 13), (5, 40), (17, 50)])
+@pytest.mark.parametrize("n_pe,n_in", [(1, 7), (4, 13), (5, 40), (17, 50), (70, 150)])
 def test_broadcast_order_and_timing(n_pe, n_in):
     rng = np.random.default_rng(n_pe)
     hw = HwConfig(n_pe=n_pe, spmat_words=8, ptr_depth=8, act_depth=16)
