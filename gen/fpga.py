@@ -20,11 +20,12 @@ from pathlib import Path
 from ..config import ENTRIES_PER_WORD, HwConfig
 from ..errors import EieError
 from ..hw.bram import dp16kd_blocks
+from ..hw.geometry import FANOUT_TREE_ABOVE
 
-__all__ = ["BOARDS", "BoardSpec", "board_hw", "ebr_estimate", "ebr_per_pe", "lut_estimate",
-           "check_fit", "capacity", "layer_fit", "model_fit", "synthesize", "parse_nextpnr_log",
-           "area_breakdown", "parse_yosys_stat", "PE_UNITS", "SHARED_UNITS", "MEASURED",
-           "measured_builds", "measured_fmax", "median_build", "record_builds"]
+__all__ = ["BOARDS", "BoardSpec", "LARGE_ARRAY_EBR", "board_hw", "ebr_estimate", "ebr_per_pe",
+           "lut_estimate", "check_fit", "capacity", "layer_fit", "model_fit", "synthesize",
+           "parse_nextpnr_log", "area_breakdown", "parse_yosys_stat", "PE_UNITS", "SHARED_UNITS",
+           "MEASURED", "measured_builds", "measured_fmax", "median_build", "record_builds"]
 
 #: Routed builds measured by ``eie bench --suite fpga --record`` (the board
 #: configuration of :func:`board_hw` at each PE count), shipped with the package
@@ -62,6 +63,11 @@ DEFAULT_PLACER = "heap"
 NARROW_ACC_WIDTH = 36
 #: Block RAMs kept free for the top (none used today; headroom for Yosys' choices).
 EBR_RESERVE = 4
+#: Block RAMs an array above 16 PEs may take.  32 PEs with 192 of the 208
+#: (6 per PE) placed but never routed: the wires into the block RAM rows ran
+#: out (docs/board.md).  With 128 (4 per PE: 32 rows per PE, so the
+#: accumulators and bias are LUT RAM) they routed.
+LARGE_ARRAY_EBR = 128
 
 
 def _ebr(depth, width, read_ports=1):
@@ -92,29 +98,40 @@ def board_hw(board, n_pe, fifo_depth=8, acc_width=None):
     With ``acc_width=None`` the accumulators are 48 bits wide where that fits,
     else 36 bits (the accumulator and bias memories are then one block RAM
     wide instead of two; the compiler refuses a layer whose sums could
-    overflow them).
+    overflow them).  Above 16 PEs the memories take at most
+    :data:`LARGE_ARRAY_EBR` block RAMs, and the accumulators are 36 bits
+    first (the configuration that routed at 32 PEs; in LUT RAM each bit costs
+    LUTs, in the memory, the adder and the bypass registers).
     """
     spec = _board(board)
     if not isinstance(n_pe, int) or n_pe < 1:
         raise EieError(f"--pes must be a positive integer, not {n_pe!r}")
+    large = n_pe > FANOUT_TREE_ABOVE
     budget = spec.ebr - EBR_RESERVE
     widths = (48, NARROW_ACC_WIDTH) if acc_width is None else (acc_width,)
+    rows = (1024, 512, 256, 128, 64)
+    if large:
+        budget = min(budget, LARGE_ARRAY_EBR)
+        widths = widths[::-1]
+        rows += (32,)
     # From generous to lean: the sparse matrix first (entries are what a
     # model needs most), then pointers (columns), then rows (activations,
     # accumulators and bias alike).
     for width in widths:
         for words in (16384, 8192, 4096, 2048, 1024, 512, 256):
             for ptr in (4096, 2048, 1024, 512, 256):
-                for act in (1024, 512, 256, 128, 64):
+                for act in rows:
                     hw = HwConfig(n_pe=n_pe, spmat_words=words, ptr_depth=ptr, act_depth=act,
                                   bias_depth=act, acc_width=width, fifo_depth=fifo_depth)
                     if ebr_estimate(hw) <= budget:
                         return hw
-    smallest = HwConfig(n_pe=n_pe, spmat_words=256, ptr_depth=256, act_depth=64, bias_depth=64,
-                        acc_width=widths[-1], fifo_depth=fifo_depth)
+    smallest = HwConfig(n_pe=n_pe, spmat_words=256, ptr_depth=256, act_depth=rows[-1],
+                        bias_depth=rows[-1], acc_width=min(widths), fifo_depth=fifo_depth)
+    room = (f"an array above {FANOUT_TREE_ABOVE} PEs may take {budget} of the device's "
+            f"{spec.ebr}, so that it routes" if large else f"the device has {spec.ebr}")
     raise EieError(f"{n_pe} PEs do not fit the {spec.device}: even the smallest memories take "
                    f"{ebr_per_pe(smallest)} block RAMs per PE, {ebr_estimate(smallest)} in all; "
-                   f"the device has {spec.ebr} ({spec.ebr // n_pe} per PE)")
+                   f"{room} ({budget // n_pe} per PE)")
 
 
 def _board(board):

@@ -10,9 +10,9 @@ from conftest import random_layers
 import eie
 from eie.config import HwConfig
 from eie.errors import EieError
-from eie.gen.fpga import (BOARDS, board_hw, capacity, check_fit, ebr_estimate, ebr_per_pe,
-                          layer_fit, lut_estimate, median_build, model_fit, parse_nextpnr_log,
-                          parse_yosys_stat, record_builds, synthesize)
+from eie.gen.fpga import (BOARDS, LARGE_ARRAY_EBR, board_hw, capacity, check_fit, ebr_estimate,
+                          ebr_per_pe, layer_fit, lut_estimate, median_build, model_fit,
+                          parse_nextpnr_log, parse_yosys_stat, record_builds, synthesize)
 from eie.main import main
 
 NEXTPNR_LOG = """\
@@ -38,19 +38,28 @@ def test_parse_nextpnr_log():
 def test_board_sizing_fits(n_pe):
     hw = board_hw("ulx3s-85f", n_pe)
     assert hw.n_pe == n_pe
-    assert hw.acc_width == (48 if n_pe <= 24 else 36)     # narrow only where 48 bits fail
-    assert ebr_estimate(hw) <= BOARDS["ulx3s-85f"].ebr
+    # Up to 16 PEs narrow only where 48 bits fail; above, at most
+    # LARGE_ARRAY_EBR block RAMs and 36 bits first.
+    assert hw.acc_width == (48 if n_pe <= 16 else 36)
+    assert ebr_estimate(hw) <= (BOARDS["ulx3s-85f"].ebr if n_pe <= 16 else LARGE_ARRAY_EBR)
     assert hw.bias_depth == hw.act_depth                   # every row can have a bias
     check_fit("ulx3s-85f", hw)
 
 
 def test_memories_scale_with_the_array():
-    """At 32 PEs a PE takes 6 block RAMs: 2 for the sparse matrix, 1 each for the
-    pointers (two read ports), activations, accumulators and bias."""
+    """At 32 PEs a PE takes 4 block RAMs: 2 for the sparse matrix, 1 each for the
+    pointers (two read ports) and activations; its 32 rows of accumulators and
+    bias are LUT RAM.  16 PEs keep the block RAM configuration they routed with."""
     hw = board_hw("ulx3s-85f", 32)
-    assert ebr_per_pe(hw) == 6
-    assert (hw.spmat_words, hw.ptr_depth, hw.act_depth) == (512, 1024, 512)
-    with pytest.raises(eie.EieError, match="64 PEs do not fit.*6 block RAMs per PE.*3 per PE"):
+    assert ebr_per_pe(hw) == 4 and ebr_estimate(hw) == LARGE_ARRAY_EBR
+    assert (hw.spmat_words, hw.ptr_depth, hw.act_depth, hw.bias_depth, hw.acc_width) == \
+        (512, 1024, 32, 32, 36)
+    hw = board_hw("ulx3s-85f", 16)
+    assert (hw.spmat_words, hw.ptr_depth, hw.act_depth, hw.acc_width) == (1024, 2048, 512, 48)
+    with pytest.raises(eie.EieError, match="33 PEs do not fit.*4 block RAMs per PE, 132 in "
+                                           "all; an array above 16 PEs may take 128"):
+        board_hw("ulx3s-85f", 33)
+    with pytest.raises(eie.EieError, match="64 PEs do not fit.*4 block RAMs per PE.*2 per PE"):
         board_hw("ulx3s-85f", 64)
 
 
@@ -58,9 +67,11 @@ def test_capacity_and_layer_fit():
     """What a bitstream holds, and which memory a layer overflows; the fit
     estimate agrees with the compiler on a random layer either side of the
     sparse-matrix limit."""
-    hw = board_hw("ulx3s-85f", 32)
-    assert capacity(hw) == {"entries_per_pe": 4096, "entries": 131072, "columns": 1023,
-                            "rows_per_pe": 512, "rows": 16384, "bias_rows_per_pe": 512}
+    assert capacity(board_hw("ulx3s-85f", 32)) == {
+        "entries_per_pe": 4096, "entries": 131072, "columns": 1023, "rows_per_pe": 32,
+        "rows": 1024, "bias_rows_per_pe": 32}
+    hw = HwConfig(n_pe=32, spmat_words=512, ptr_depth=1024, act_depth=512, bias_depth=512,
+                  acc_width=36)
     assert layer_fit(hw, 4096, 600, 0.1) == "pointers 4097 > 1024"
     assert layer_fit(hw, 512, 20000, 0.1) == "rows per PE 625 > 512"
     assert layer_fit(hw, 1000, 16000, 0.1).startswith("entries per PE ~")
