@@ -469,9 +469,12 @@ def measured_builds(board="ulx3s-85f", path=None):
 
 def measured_fmax(n_pe, board="ulx3s-85f", path=None):
     """The recorded build with ``n_pe`` PEs, else the largest recorded one below it,
-    or None: a dict with at least ``n_pe``, ``fmax_mhz``, ``date``."""
+    or None: a dict with at least ``n_pe``, ``fmax_mhz``, ``date``.  Only builds
+    that met their target count: one that did not has no bitstream that runs at
+    its Fmax (its clock is the target's)."""
     entry = measured_builds(board, path)
-    builds = [b for b in entry.get("builds", []) if b.get("fmax_mhz") and b["n_pe"] <= n_pe]
+    builds = [b for b in entry.get("builds", []) if b.get("fmax_mhz") and b["n_pe"] <= n_pe
+              and b.get("timing_met") is not False]
     if not builds:
         return None
     best = median_build(builds)

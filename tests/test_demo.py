@@ -55,6 +55,11 @@ def test_recorded_builds_round_trip(tmp_path):
     assert measured_fmax(64, path=path)["commit"] == "def"
     assert measured_fmax(3, path=path)["commit"] == "abc"
     assert measured_builds(path=path)["commit"] is None
+    # A build that missed its target is kept in the record, not used.
+    record_builds(reports + [{"n_pe": 8, "fmax_mhz": 57.0, "timing_met": False}], path=path,
+                  commit="abc")
+    assert measured_fmax(64, path=path)["n_pe"] == 4
+    assert measured_builds(path=path)["builds"][-1]["timing_met"] is False
 
 
 def test_demo_with_user_model(tmp_path, rng):
