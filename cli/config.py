@@ -10,7 +10,7 @@ from dataclasses import dataclass, fields
 from .errors import BundleError, EieError
 
 __all__ = ["HwConfig", "Timing", "CODEBOOK_SIZE", "ENTRIES_PER_WORD", "MAX_RUN",
-           "ACT_BITS", "ACT_MIN", "ACT_MAX", "WEIGHT_BITS"]
+           "ACT_BITS", "ACT_MIN", "ACT_MAX", "WEIGHT_BITS", "FANOUT_TREE_ABOVE"]
 
 #: Entries of a layer's codebook; index 0 is the reserved zero (padding) weight.
 CODEBOOK_SIZE = 16
@@ -24,6 +24,10 @@ ACT_MIN = -(1 << (ACT_BITS - 1))
 ACT_MAX = (1 << (ACT_BITS - 1)) - 1
 #: Codebook entries are signed 16-bit fixed point.
 WEIGHT_BITS = 16
+#: PE counts above this reach the PEs through group registers
+#: (``Geometry.fanout_stages``), and the AND of their idle flags takes a
+#: register per group (``Timing.idle_latency``).
+FANOUT_TREE_ABOVE = 16
 
 
 def _clog2(n):
@@ -172,6 +176,12 @@ class Timing:
         accumulator are registered at ``c + 8`` and ``c + 9``, and it has
         written its accumulator at cycle ``c + 10``; the PE is idle from
         ``c + 11``.
+    ``idle_latency`` (1; 2 above 16 PEs)
+        The control unit ends a layer's compute phase at the first cycle
+        ``Y`` at which the scan is done and every PE was idle, with nothing
+        fired, ``idle_latency`` cycles before (and nothing fired since): the
+        AND of the PEs' idle flags is registered, above 16 PEs in each group
+        of eight PEs and then again.
     ``writeback_latency`` (8)
         Writeback reads accumulator row ``r`` at ``w0 + r`` and writes the
         output activation at ``w0 + r + 8``: one cycle for the read, two for
@@ -199,6 +209,10 @@ class Timing:
             levels += 1
             span *= 4
         return levels
+
+    @property
+    def idle_latency(self):
+        return 2 if self.n_pe > FANOUT_TREE_ABOVE else 1
 
     @property
     def bcast_latency(self):

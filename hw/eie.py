@@ -199,6 +199,7 @@ class EIE(wiring.Component):
         # The AND of every PE's idle flag is registered: the control unit ends
         # the compute phase a cycle after every PE is idle (and nothing fired).
         all_idle_r = Signal(init=1)
+        group_idle = {gi: 1 for gi in range(-(-n // FANOUT_GROUP))}
         pes = []
         # What reaches every PE from the top: the host port (its strobes
         # with the region decoded, not yet the PE), the codebook reload, the
@@ -299,7 +300,13 @@ class EIE(wiring.Component):
             ]
             credit_if_fire = credit_if_fire & pe.credit_if_fire
             credit_if_hold = credit_if_hold & pe.credit_if_hold
-            all_idle = all_idle & pe.idle
+            if g.fanout_stages:
+                # Above 16 PEs the AND of the idle flags is registered in each
+                # group first (Timing.idle_latency): an AND over PEs spread
+                # over the device was the 32-PE critical path (10.17 ns).
+                group_idle[k // FANOUT_GROUP] = group_idle[k // FANOUT_GROUP] & pe.idle
+            else:
+                all_idle = all_idle & pe.idle
         # Every PE has a credit: the AND over the PEs is registered for both
         # outcomes of this cycle's fire, and the registered fire picks one, so
         # the broadcast's fire decision does not wait for the queues of every PE
@@ -307,6 +314,12 @@ class EIE(wiring.Component):
         all_if_fire = Signal(init=1)
         all_if_hold = Signal(init=1)
         fired = Signal()
+        if g.fanout_stages:
+            # Idle and nothing fired two cycles before, and nothing fired since.
+            for gi, flag in group_idle.items():
+                group_idle_r = Signal(init=1, name=f"idle_g{gi}")
+                m.d.sync += group_idle_r.eq(flag & ~scanner.fire)
+                all_idle = all_idle & group_idle_r
         m.d.sync += [
             all_if_fire.eq(credit_if_fire),
             all_if_hold.eq(credit_if_hold),

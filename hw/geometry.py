@@ -8,7 +8,8 @@ must agree on about bit widths is derived here from the
 from amaranth.hdl import signed, unsigned
 from amaranth.lib import data
 
-from ..config import ACT_BITS, CODEBOOK_SIZE, ENTRIES_PER_WORD, WEIGHT_BITS, HwConfig, Timing
+from ..config import (ACT_BITS, CODEBOOK_SIZE, ENTRIES_PER_WORD, FANOUT_TREE_ABOVE, WEIGHT_BITS,
+                      HwConfig, Timing)
 
 __all__ = ["Geometry", "HostMap", "Region", "Reg", "MAX_LAYERS_LIMIT", "clog2", "flags_value",
            "info_words", "decode_info", "FANOUT_TREE_ABOVE", "FANOUT_GROUP"]
@@ -48,8 +49,6 @@ class Reg:
     LAYER_CYCLES = 16   #: + l: cycles of layer l in the last run (read)
 
 
-#: PE counts above this reach the PEs through group registers (``fanout_stages``).
-FANOUT_TREE_ABOVE = 16
 #: PEs per group register.
 FANOUT_GROUP = 8
 

@@ -38,9 +38,10 @@ PE
 
 Layer end
     The layer's compute phase ends at the first cycle ``Y`` at which the scan
-    is done (the cycle after its last row) and every PE was idle the cycle
-    before (nothing fired and not popped, nothing issued and not accumulated;
-    the AND of the PEs' idle flags is registered).  Writeback
+    is done (the cycle after its last row) and every PE was idle
+    ``idle_latency`` cycles before (nothing fired and not popped, nothing
+    issued and not accumulated; the AND of the PEs' idle flags is registered,
+    above 16 PEs per group and again), with nothing fired since.  Writeback
     starts at ``Y + 1`` and takes ``ceil(n_out / n_pe) + writeback_latency``
     cycles; the next layer's cycle 0 follows.
 
@@ -166,9 +167,9 @@ def layer_cycles(layer, hw, act, broadcasts=1):
     else:
         scan_end = t.scan_start + n_rows_in - 1
         idle = 0
-    # The control unit sees the PEs' idle flags a cycle late (their AND is
-    # registered).
-    y = max(scan_end + 1, idle + 1)
+    # The control unit sees the PEs' idle flags idle_latency cycles late (their
+    # AND is registered; above 16 PEs per group of PEs, then again).
+    y = max(scan_end + 1, idle + t.idle_latency)
     cycles = y + 1 + -(-layer.n_out // n_pe) + t.writeback_latency
     work = lengths.sum(axis=0)
     return LayerCycles(name=layer.name, cycles=int(cycles), compute_cycles=int(y + 1),

@@ -102,13 +102,15 @@ def simulate_layer(col_len, act, n_pe, n_out, timing):
     last_issue = [None] * n_pe
 
     t = 0
-    was_idle = True      # the registered AND of the PEs' idle flags
+    # The registered AND of the PEs' idle flags (and no fire), once, or twice
+    # with a group register in between above 16 PEs (timing.idle_latency).
+    was_idle = [True] * timing.idle_latency
     while True:
         # Control: compute phase over (on the PEs' idle flags of the cycle before)?
         idle = all(count[k] == 0 and remaining[k] == 0 and
                    (last_issue[k] is None or t >= last_issue[k] + timing.arith_drain)
                    for k in range(n_pe))
-        if scan_done and was_idle:
+        if scan_done and was_idle[-1]:
             return t + 1 + -(-n_out // n_pe) + timing.writeback_latency
 
         q = buf[0] if buf else None
@@ -163,7 +165,7 @@ def simulate_layer(col_len, act, n_pe, n_out, timing):
             if fire:
                 count[k] += 1
         # Clock edge.
-        was_idle = idle and not fire
+        was_idle = [idle and not fire] + [w and not fire for w in was_idle[:-1]]
         cur, mask = new_cur, new_mask
         d1, d2, d3, buf, rd_issue = new_d1, new_d2, new_d3, new_buf, new_issue
         t += 1

@@ -59,6 +59,9 @@ def test_timing_constants():
     assert (t.tree_stages, t.bcast_latency, t.queue_latency, t.credits) == (3, 4, 9, 18)
     assert Timing(HwConfig(n_pe=1, spmat_words=8, ptr_depth=8, act_depth=8)).tree_stages == 1
     assert Timing(HwConfig(n_pe=5, spmat_words=8, ptr_depth=8, act_depth=8)).tree_stages == 2
+    # The idle flags' AND takes a group register above 16 PEs.
+    assert t.idle_latency == 2
+    assert Timing(HwConfig(n_pe=16, spmat_words=8, ptr_depth=8, act_depth=8)).idle_latency == 1
 
 
 def test_report_sums_over_batch(rng):
