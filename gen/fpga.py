@@ -51,10 +51,9 @@ BOARDS = {
 }
 
 #: nextpnr's router unless asked otherwise: router1 routed every recorded
-#: build; router2 gave 70-79 MHz at 8 PEs on an earlier netlist, and its
-#: overuse stalled near 7,000 wires at 16 PEs (an earlier netlist) and, at 32
-#: PEs, near 22,000 with HeAP placement and 12,200 with the static placer
-#: (docs/board.md).
+#: build; router2 gave 70-79 MHz at 8 PEs on an earlier netlist, and at 32
+#: PEs (4 block RAMs per PE) it routed too, at 57.26 MHz where router1 gave
+#: 98.35 on the same netlist (docs/board.md).
 DEFAULT_ROUTER = "router1"
 #: nextpnr's placer unless asked otherwise (heap, its default; static is its
 #: electrostatic placer, which spreads the logic over the whole device).
