@@ -237,8 +237,9 @@ def write_markdown(results, path, plots, command):
             slow = ("" if ref.get("timing_met", True) else
                     f" (below the 100 MHz target: a bitstream for it is built with `eie synth "
                     f"--freq {int(ref['fmax_mhz'])}`)")
+            met = " that met its target" if ref.get("timing_met", True) else ""
             out += [f"FPGA column: the cycle model at {ref['n_pe']} PEs (the largest routed "
-                    f"build, {ref['source']}) at its routed Fmax{slow}; a projection, since "
+                    f"build{met}, {ref['source']}) at its routed Fmax{slow}; a projection, since "
                     "these layers are larger than that build's on-chip memories.", ""]
         if "table3_cycles_over_ideal" in rel:
             out += [f"![cycles over ideal]({rel['table3_cycles_over_ideal']})", ""]
