@@ -197,7 +197,8 @@ class EIE(wiring.Component):
         credit_if_hold = 1
         all_idle = 1
         # The AND of every PE's idle flag is registered: the control unit ends
-        # the compute phase a cycle after every PE is idle (and nothing fired).
+        # the compute phase a cycle after every PE is idle (and nothing fired;
+        # two cycles above 16 PEs, Timing.idle_latency).
         all_idle_r = Signal(init=1)
         group_idle = {gi: 1 for gi in range(-(-n // FANOUT_GROUP))}
         pes = []
