@@ -17,10 +17,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config import ENTRIES_PER_WORD, HwConfig
+from ..config import ENTRIES_PER_WORD, FANOUT_TREE_ABOVE, HwConfig
 from ..errors import EieError
 from ..hw.bram import dp16kd_blocks
-from ..hw.geometry import FANOUT_TREE_ABOVE
 
 __all__ = ["BOARDS", "BoardSpec", "LARGE_ARRAY_EBR", "board_hw", "ebr_estimate", "ebr_per_pe",
            "lut_estimate", "check_fit", "capacity", "layer_fit", "model_fit", "synthesize",

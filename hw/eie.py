@@ -8,7 +8,7 @@ from amaranth.lib.wiring import In, Out
 from ..config import ACT_BITS, CODEBOOK_SIZE, HwConfig
 from .codebook import LOAD_CYCLES, CodebookStore
 from .control import Control
-from .geometry import FANOUT_GROUP, Geometry, HostMap, Region, flags_value
+from .geometry import FANOUT_GROUP, FANOUT_GROUP_BITS, Geometry, HostMap, Region, flags_value
 from .local_reg import local_register
 from .pe import PE
 from .scanner import Scanner, bcast_layout
@@ -234,11 +234,10 @@ class EIE(wiring.Component):
             # A large array: each group of FANOUT_GROUP PEs has its own
             # register of all of it (a strobe for the group's PEs alone),
             # and its PEs take their copies from there, a cycle later.
-            group_bits = (FANOUT_GROUP - 1).bit_length()
             for gi in range(-(-n // FANOUT_GROUP)):
-                ours = pe_sel[group_bits:] == gi
+                ours = pe_sel[FANOUT_GROUP_BITS:] == gi
                 values = {**{name: value & ours for name, value in strobes().items()},
-                          "sel": pe_sel[:group_bits], **shared()}
+                          "sel": pe_sel[:FANOUT_GROUP_BITS], **shared()}
                 groups[gi] = {name: local_register(m, platform, value, value.shape(),
                                                    f"{name}_g{gi}")
                               for name, value in values.items()}

@@ -12,7 +12,8 @@ from ..config import (ACT_BITS, CODEBOOK_SIZE, ENTRIES_PER_WORD, FANOUT_TREE_ABO
                       HwConfig, Timing)
 
 __all__ = ["Geometry", "HostMap", "Region", "Reg", "MAX_LAYERS_LIMIT", "clog2", "flags_value",
-           "info_words", "decode_info", "FANOUT_TREE_ABOVE", "FANOUT_GROUP"]
+           "info_words", "decode_info", "FANOUT_TREE_ABOVE", "FANOUT_GROUP",
+           "FANOUT_GROUP_BITS"]
 
 #: Upper bound on ``max_layers`` (the layer table lives in distributed RAM).
 MAX_LAYERS_LIMIT = 256
@@ -51,6 +52,8 @@ class Reg:
 
 #: PEs per group register.
 FANOUT_GROUP = 8
+#: Bits of a PE's index within its group.
+FANOUT_GROUP_BITS = (FANOUT_GROUP - 1).bit_length()
 
 
 class Geometry:

@@ -29,7 +29,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..config import ACT_BITS
-from .geometry import FANOUT_GROUP
+from .geometry import FANOUT_GROUP, FANOUT_GROUP_BITS
 from .local_reg import local_register
 from .lnzd import LnzdTree, tree_levels, without_lowest
 
@@ -365,7 +365,6 @@ class Scanner(wiring.Component):
         n = g.n_pe
         fired_r = Signal(n)
         m.d.sync += fired_r.eq(fired)
-        group_bits = (FANOUT_GROUP - 1).bit_length()
         extra = tree_levels(n) - 3
         candidates = []
         hosts = []
@@ -376,7 +375,7 @@ class Scanner(wiring.Component):
             m.d.comb += [
                 grp.push.eq(push), grp.slot_wr.eq(v_wr), grp.slot.eq(slot),
                 grp.base.eq(base + first), grp.fired.eq(fired_r[first:first + size]),
-                grp.host_pe.eq(self.host_pe[:group_bits]),
+                grp.host_pe.eq(self.host_pe[:FANOUT_GROUP_BITS]),
                 *[grp.act_data[k].eq(self.act_data[first + k]) for k in range(size)],
             ]
             out = grp.out
@@ -393,9 +392,9 @@ class Scanner(wiring.Component):
         ]
         # Host reads: the group's choice is registered in the group, then
         # this picks the group.
-        host_group = Signal(max(1, g.pe_bits - group_bits))
+        host_group = Signal(max(1, g.pe_bits - FANOUT_GROUP_BITS))
         host_group_r = Signal.like(host_group)
-        m.d.sync += [host_group.eq(self.host_pe[group_bits:]), host_group_r.eq(host_group)]
+        m.d.sync += [host_group.eq(self.host_pe[FANOUT_GROUP_BITS:]), host_group_r.eq(host_group)]
         with m.Switch(host_group_r):
             for gi, act in enumerate(hosts):
                 with m.Case(gi):
@@ -456,7 +455,6 @@ class ScanGroup(wiring.Component):
         self._size = size
         self._first = first
         slot_bits = (VALUE_SLOTS - 1).bit_length()
-        group_bits = (FANOUT_GROUP - 1).bit_length()
         super().__init__({
             "act_data": In(data.ArrayLayout(signed(ACT_BITS), size)),
             "push": In(1),
@@ -465,7 +463,7 @@ class ScanGroup(wiring.Component):
             "base": In(geometry.col_width),
             "fired": In(size),
             "out": Out(bcast_layout(geometry)),
-            "host_pe": In(group_bits),
+            "host_pe": In(FANOUT_GROUP_BITS),
             "host_act": Out(signed(ACT_BITS)),
         })
 
@@ -498,7 +496,7 @@ class ScanGroup(wiring.Component):
         index = 0
         for k in range(size):
             value = value | (ring_r.data[k].as_unsigned() & self.fired[k].replicate(ACT_BITS))
-            index = index | (k & self.fired[k].replicate(len(self.host_pe)))
+            index = index | (k & self.fired[k].replicate(FANOUT_GROUP_BITS))
         valid = self.fired.any()
         m.d.sync += [
             self.out.valid.eq(valid),
