@@ -21,6 +21,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..config import ACT_BITS, ACT_MAX, ACT_MIN, WEIGHT_BITS
 from .bram import BlockRAM
+from .mult import registered_multiply
 
 __all__ = ["ArithUnit", "OutputStage", "WRITEBACK_LATENCY"]
 
@@ -237,24 +238,23 @@ class ArithUnit(wiring.Component):
         # four results, the newest first.
         p_valid = Signal()
         p_row = Signal(g.act_addr_width)
-        product = Signal(signed(ACT_BITS + WEIGHT_BITS))
         m.d.sync += [
             p_valid.eq(self.entry_valid),
             p_row.eq(self.entry_row),
-            product.eq(self.weight * self.entry_value),
         ]
+        # The product, registered twice (c + 8, c + 9): on the ECP5 by the
+        # multiplier's own input and output registers (eie.hw.mult).
+        r_product = registered_multiply(m, platform, self.weight, self.entry_value,
+                                        "r_product")
         m.d.comb += acc.rd_addr.eq(Mux(self.wb_valid, self.wb_row, self.entry_row))
         acc_near = acc.rd_data.as_signed()      # the block RAM's output register
         r_valid = Signal()
         r_row = Signal(g.act_addr_width)
-        r_product = Signal.like(product)
-        m.d.sync += [
-            r_valid.eq(p_valid), r_row.eq(p_row), r_product.eq(product),
-        ]
+        m.d.sync += [r_valid.eq(p_valid), r_row.eq(p_row)]
         acc_q = Signal(acc_shape)
         q_valid = Signal()
         q_row = Signal(g.act_addr_width)
-        q_product = Signal.like(product)
+        q_product = Signal.like(r_product)
         m.d.sync += [
             acc_q.eq(acc_near),
             q_valid.eq(r_valid), q_row.eq(r_row), q_product.eq(r_product),
