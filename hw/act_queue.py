@@ -63,6 +63,9 @@ class ActQueue(wiring.Component):
     stored, spare_valid : Out
         Items in the memory behind the head; the spare register holds one
         (only where ``credits - 1`` exceeds the memory's power-of-two depth).
+    stored_zero, stored_full : Out(1)
+        Registers equal to ``stored == 0`` and ``stored == slots`` (for the
+        formal proof: the queue's gates use them in place of the compares).
 
     A push at cycle ``c`` is at the head at ``c + 1`` if the queue was empty.
     One push and one pop per cycle.
@@ -96,6 +99,8 @@ class ActQueue(wiring.Component):
             "level": Out(range(self._slots + 3)),
             "stored": Out(range(self._slots + 1)),
             "spare_valid": Out(1),
+            "stored_zero": Out(1),
+            "stored_full": Out(1),
         })
 
     @property
@@ -129,7 +134,13 @@ class ActQueue(wiring.Component):
         w_ptr = Signal(range(slots))
         r_ptr = Signal(range(slots))
         stored = Signal(range(slots + 1))
-        stored_zero = Signal()
+        # ``stored == 0`` and ``stored == slots`` are registers of their own,
+        # set with ``stored``: the late pop and drop meet them one LUT level
+        # earlier than a compare of ``stored`` (the 32-PE path at e1b45ac ran
+        # from ``stored`` through its compares and the drop into ``w_ptr``'s
+        # enable and back into ``stored``).
+        stored_zero = Signal(init=1)
+        stored_full = Signal()
         head = Signal(self._shape)
         head_valid = Signal()
 
@@ -154,7 +165,6 @@ class ActQueue(wiring.Component):
             # which then does not move on): the enables of the memory and of
             # the head's register do not depend on ``drop``, the pointer
             # reader's late compare.
-            stored_zero.eq(stored == 0),
             head_free.eq(~head_valid | (do_pop & stored_zero)),
             to_storage.eq(self.w_en & ~head_free),
             dropped.eq(self.w_en & self.drop),
@@ -167,6 +177,8 @@ class ActQueue(wiring.Component):
             self.level.eq(head_valid + stored + spare_valid),
             self.stored.eq(stored),
             self.spare_valid.eq(spare_valid),
+            self.stored_zero.eq(stored_zero),
+            self.stored_full.eq(stored_full),
         ]
         refill = do_pop & ~stored_zero
         # What goes into the memory this cycle, and whether it is kept (moves
@@ -181,7 +193,7 @@ class ActQueue(wiring.Component):
             # like the memory's, does not depend on ``drop``.
             room = Signal()
             m.d.comb += [
-                room.eq((stored != slots) | refill),
+                room.eq(~stored_full | refill),
                 write.eq(Mux(spare_valid, room, to_storage & room)),
                 write_kept.eq(Mux(spare_valid, room, to_storage & room & ~self.drop)),
                 wp.data.eq(Mux(spare_valid, spare, self.w_data)),
@@ -212,9 +224,11 @@ class ActQueue(wiring.Component):
         stored_down = Signal.like(stored)
         m.d.comb += [stored_up.eq(stored + 1), stored_down.eq(stored - 1)]
         with m.If(write_kept & ~refill):
-            m.d.sync += stored.eq(stored_up)
+            m.d.sync += [stored.eq(stored_up), stored_zero.eq(0),
+                         stored_full.eq(stored == slots - 1)]
         with m.Elif(refill & ~write_kept):
-            m.d.sync += stored.eq(stored_down)
+            m.d.sync += [stored.eq(stored_down), stored_zero.eq(stored == 1),
+                         stored_full.eq(0)]
         # The drop (from the pointer read), the pop (from the sparse-matrix
         # reader) and the fire (from the broadcast, across the array) come
         # late: they pick one of the sums worked out from the count alone,

@@ -58,6 +58,11 @@ def queue_harness(credits, mutant=False):
         Assert(dut.idle == (dut.count == 0)),
         # The spare register holds an item only while the memory is full.
         Assert(~dut.spare_valid | (dut.stored == dut.slots)),
+        # The flag registers follow the count of stored items, which never
+        # exceeds the memory.
+        Assert(dut.stored <= dut.slots),
+        Assert(dut.stored_zero == (dut.stored == 0)),
+        Assert(dut.stored_full == (dut.stored == dut.slots)),
     ]
     return m, [fire, push, drop, pop, data], 4
 
