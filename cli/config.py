@@ -211,8 +211,14 @@ class Timing:
         return levels
 
     @property
+    def fanout_stages(self):
+        """Group registers between the top and every PE: 1 above
+        :data:`FANOUT_TREE_ABOVE` PEs, else 0."""
+        return 1 if self.n_pe > FANOUT_TREE_ABOVE else 0
+
+    @property
     def idle_latency(self):
-        return 2 if self.n_pe > FANOUT_TREE_ABOVE else 1
+        return 1 + self.fanout_stages
 
     @property
     def bcast_latency(self):

@@ -200,7 +200,8 @@ class EIE(wiring.Component):
         # the compute phase a cycle after every PE is idle (and nothing fired;
         # two cycles above 16 PEs, Timing.idle_latency).
         all_idle_r = Signal(init=1)
-        group_idle = {gi: 1 for gi in range(-(-n // FANOUT_GROUP))}
+        n_groups = -(-n // FANOUT_GROUP)
+        group_idle = [1] * n_groups
         pes = []
         # What reaches every PE from the top: the host port (its strobes
         # with the region decoded, not yet the PE), the codebook reload, the
@@ -234,7 +235,7 @@ class EIE(wiring.Component):
             # A large array: each group of FANOUT_GROUP PEs has its own
             # register of all of it (a strobe for the group's PEs alone),
             # and its PEs take their copies from there, a cycle later.
-            for gi in range(-(-n // FANOUT_GROUP)):
+            for gi in range(n_groups):
                 ours = pe_sel[FANOUT_GROUP_BITS:] == gi
                 values = {**{name: value & ours for name, value in strobes().items()},
                           "sel": pe_sel[:FANOUT_GROUP_BITS], **shared()}
@@ -316,7 +317,7 @@ class EIE(wiring.Component):
         fired = Signal()
         if g.fanout_stages:
             # Idle and nothing fired two cycles before, and nothing fired since.
-            for gi, flag in group_idle.items():
+            for gi, flag in enumerate(group_idle):
                 group_idle_r = Signal(init=1, name=f"idle_g{gi}")
                 m.d.sync += group_idle_r.eq(flag & ~scanner.fire)
                 all_idle = all_idle & group_idle_r

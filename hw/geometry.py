@@ -101,7 +101,7 @@ class Geometry:
         # each PE's own register through a register per group of
         # FANOUT_GROUP PEs: a net of a few loads into each group instead of
         # one that crosses the device to every PE.
-        self.fanout_stages = 1 if hw.n_pe > FANOUT_TREE_ABOVE else 0
+        self.fanout_stages = self.timing.fanout_stages
 
     @property
     def item_layout(self):
