@@ -19,7 +19,8 @@ from pathlib import Path
 
 from ..config import ENTRIES_PER_WORD, FANOUT_TREE_ABOVE, HwConfig
 from ..errors import EieError
-from ..hw.bram import dp16kd_blocks
+from ..hw.bram import dp16kd_blocks, dp16kd_shape
+from ..hw.geometry import act_memory_shape, bias_in_act_memory
 
 __all__ = ["BOARDS", "BoardSpec", "LARGE_ARRAY_EBR", "board_hw", "ebr_estimate", "ebr_per_pe",
            "lut_estimate", "check_fit", "capacity", "layer_fit", "model_fit", "synthesize",
@@ -84,10 +85,23 @@ def ebr_estimate(hw):
 
 def ebr_per_pe(hw):
     """Block RAMs of one PE: sparse matrix, pointers (two read ports),
-    activations (both banks), accumulators and bias."""
+    activations (both banks, and the bias rows where they share that memory),
+    accumulators and bias."""
+    shared = bias_in_act_memory(hw)
     return (_ebr(hw.spmat_words, 64) + _ebr(hw.ptr_depth, hw.ptr_width, 2)
-              + _ebr(2 * hw.act_depth, 17) + _ebr(hw.act_depth, hw.acc_width)
-            + (_ebr(hw.bias_depth, hw.acc_width) if hw.bias_depth else 0))
+            + _ebr(*act_memory_shape(hw, shared)) + _ebr(hw.act_depth, hw.acc_width)
+            + (_ebr(hw.bias_depth, hw.acc_width) if hw.bias_depth and not shared else 0))
+
+
+def _fill_shared_bias(hw):
+    """``hw`` with as many bias rows as the block RAMs of its activation
+    memory hold, where the bias shares that memory (they cost nothing more)."""
+    if not bias_in_act_memory(hw):
+        return hw
+    depth, width = act_memory_shape(hw, True)
+    rows, _, banks, _ = dp16kd_shape(depth, width)
+    fuller = HwConfig(**{**vars(hw), "bias_depth": rows * banks - 2 * hw.act_depth})
+    return fuller if bias_in_act_memory(fuller) and ebr_per_pe(fuller) == ebr_per_pe(hw) else hw
 
 
 def board_hw(board, n_pe, fifo_depth=8, acc_width=None):
@@ -114,7 +128,8 @@ def board_hw(board, n_pe, fifo_depth=8, acc_width=None):
         rows += (32,)
     # From generous to lean: the sparse matrix first (entries are what a
     # model needs most), then pointers (columns), then rows (activations,
-    # accumulators and bias alike).
+    # accumulators and bias alike; where the bias rows share the activation
+    # files' block RAM, they fill it).
     for width in widths:
         for words in (16384, 8192, 4096, 2048, 1024, 512, 256):
             for ptr in (4096, 2048, 1024, 512, 256):
@@ -122,7 +137,7 @@ def board_hw(board, n_pe, fifo_depth=8, acc_width=None):
                     hw = HwConfig(n_pe=n_pe, spmat_words=words, ptr_depth=ptr, act_depth=act,
                                   bias_depth=act, acc_width=width, fifo_depth=fifo_depth)
                     if ebr_estimate(hw) <= budget:
-                        return hw
+                        return _fill_shared_bias(hw)
     smallest = HwConfig(n_pe=n_pe, spmat_words=256, ptr_depth=256, act_depth=rows[-1],
                         bias_depth=rows[-1], acc_width=min(widths), fifo_depth=fifo_depth)
     room = (f"an array above {FANOUT_TREE_ABOVE} PEs may take {budget} of the device's "

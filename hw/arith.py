@@ -21,6 +21,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..config import ACT_BITS, ACT_MAX, ACT_MIN, WEIGHT_BITS
 from .bram import BlockRAM
+from .geometry import act_memory_shape
 from .mult import registered_multiply
 
 __all__ = ["ArithUnit", "OutputStage", "WRITEBACK_LATENCY"]
@@ -181,6 +182,11 @@ class ArithUnit(wiring.Component):
         of that row (read, sum with bias, :class:`OutputStage`).
     host_we, host_addr, host_data : In
         Host write of bias word ``host_addr``.
+    bias_addr : Out; bias_data : In
+        In place of the bias memory and its host port, where the bias rows
+        share the activation files' memory (``geometry.bias_in_act_file``):
+        the row that memory reads while ``wb_valid``, and its word two cycles
+        later.
 
     One accumulation per cycle; the accumulator of an entry issued at ``c`` is
     written at ``c + 10``.
@@ -206,9 +212,12 @@ class ArithUnit(wiring.Component):
             "y_nz": Out(1),
             "y_row": Out(g.act_addr_width),
             "y": Out(signed(ACT_BITS)),
-            "host_we": In(1),
-            "host_addr": In(g.bias_addr_width),
-            "host_data": In(64),
+            **({"bias_addr": Out(range(act_memory_shape(g.hw)[0])),
+                "bias_data": In(signed(g.hw.acc_width))}
+               if g.bias_in_act_file else
+               {"host_we": In(1),
+                "host_addr": In(g.bias_addr_width),
+                "host_data": In(64)}),
         })
 
     def elaborate(self, platform):
@@ -300,7 +309,14 @@ class ArithUnit(wiring.Component):
         wb1_row = Signal(g.act_addr_width)
         m.d.sync += [wb1_valid.eq(self.wb_valid), wb1_row.eq(self.wb_row)]
         bias_q = Signal(acc_shape)
-        if g.hw.bias_depth:
+        if g.bias_in_act_file:
+            # The same counter, over the shared memory's rows (the bias rows
+            # start above the two activation banks); the memory and its
+            # output register are the activation files'.
+            m.d.sync += self.bias_addr.eq(Mux(self.wb_valid, self.bias_addr + 1,
+                                              2 * g.hw.act_depth + self.bias_base))
+            m.d.sync += bias_q.eq(Mux(self.has_bias, self.bias_data, 0))
+        elif g.hw.bias_depth:
             init = [int(b) for b in self._bias_init] if self._bias_init is not None else []
             m.submodules.bias = bias_mem = BlockRAM(acc_shape.width, g.hw.bias_depth,
                                                     init=[b & ((1 << acc_shape.width) - 1)

@@ -10,10 +10,11 @@ from amaranth.lib import data
 
 from ..config import (ACT_BITS, CODEBOOK_SIZE, ENTRIES_PER_WORD, FANOUT_TREE_ABOVE, WEIGHT_BITS,
                       HwConfig, Timing)
+from .bram import dp16kd_blocks, uses_lut_ram
 
 __all__ = ["Geometry", "HostMap", "Region", "Reg", "MAX_LAYERS_LIMIT", "clog2", "flags_value",
            "info_words", "decode_info", "FANOUT_TREE_ABOVE", "FANOUT_GROUP",
-           "FANOUT_GROUP_BITS"]
+           "FANOUT_GROUP_BITS", "bias_in_act_memory", "act_memory_shape"]
 
 #: Upper bound on ``max_layers`` (the layer table lives in distributed RAM).
 MAX_LAYERS_LIMIT = 256
@@ -22,6 +23,39 @@ MAX_LAYERS_LIMIT = 256
 def clog2(n):
     """Bits to address ``n`` items (at least 1)."""
     return max(1, (n - 1).bit_length())
+
+
+def bias_in_act_memory(hw):
+    """Whether the bias rows share the activation files' memory.
+
+    The activation files' read port is idle while a layer writes back (the
+    scanner has read every row before the writeback starts, and the next
+    layer's rows are still being written), which is when the bias rows are
+    read.  So the bias can sit above the two activation banks in the same
+    memory, as wide as an accumulator, where that memory is block RAM anyway
+    and the shared memory takes no more block RAMs than the activations alone
+    (the same count on the ECP5: a 512 x 36 block holds 32 rows of
+    activations twice and 448 bias rows).  Otherwise the bias has a memory of
+    its own.  The rule depends on the parameters only, so the generated
+    Verilog is laid out as the board's is.
+    """
+    if not hw.bias_depth:
+        return False
+    act = (2 * hw.act_depth, ACT_BITS + 1)
+    if uses_lut_ram(*act):
+        return False
+    return dp16kd_blocks(*act_memory_shape(hw, True)) <= dp16kd_blocks(*act)
+
+
+def act_memory_shape(hw, shared=None):
+    """``(depth, width)`` of a PE's activation memory: both banks, and the bias
+    rows above them when they share it (``shared``; default
+    :func:`bias_in_act_memory`)."""
+    if shared is None:
+        shared = bias_in_act_memory(hw)
+    if shared:
+        return 2 * hw.act_depth + hw.bias_depth, max(ACT_BITS + 1, hw.acc_width)
+    return 2 * hw.act_depth, ACT_BITS + 1
 
 
 class Region:
@@ -102,6 +136,8 @@ class Geometry:
         # FANOUT_GROUP PEs: a net of a few loads into each group instead of
         # one that crosses the device to every PE.
         self.fanout_stages = self.timing.fanout_stages
+        #: The bias rows live above the activation banks (:func:`bias_in_act_memory`).
+        self.bias_in_act_file = bias_in_act_memory(hw)
 
     @property
     def item_layout(self):

@@ -101,8 +101,9 @@ class PE(wiring.Component):
         m.submodules.queue = queue = ActQueue(g.item_layout, g.timing.credits)
         m.submodules.spmat = spmat = SpmatReader(g, spmat_init)
         m.submodules.codebook = codebook = Codebook(g)
-        m.submodules.arith = arith = ArithUnit(g, bias_init)
-        m.submodules.acts = acts = ActFile(g)
+        shared = g.bias_in_act_file
+        m.submodules.arith = arith = ArithUnit(g, None if shared else bias_init)
+        m.submodules.acts = acts = ActFile(g, bias_init if shared else None)
 
         m.d.comb += [
             # Broadcast -> pointer read -> queue.
@@ -161,12 +162,24 @@ class PE(wiring.Component):
             ptr.host_we.eq(self.host_we_ptr),
             ptr.host_addr.eq(self.host_offset),
             ptr.host_data.eq(self.host_data),
-            arith.host_we.eq(self.host_we_bias),
-            arith.host_addr.eq(self.host_offset),
-            arith.host_data.eq(self.host_data),
+            *([] if shared else [
+                arith.host_we.eq(self.host_we_bias),
+                arith.host_addr.eq(self.host_offset),
+                arith.host_data.eq(self.host_data),
+            ]),
             # The running layer's codebook, reloaded at the start of each layer.
             codebook.load_we.eq(self.cb_we),
             codebook.load_addr.eq(self.cb_addr),
             codebook.load_data.eq(self.cb_data),
         ]
+        if shared:
+            # The bias rows are the activation files' (eie.hw.act_file).
+            m.d.comb += [
+                acts.bias_re.eq(self.wb_valid),
+                acts.bias_addr.eq(arith.bias_addr),
+                arith.bias_data.eq(acts.bias_data),
+                acts.host_we_bias.eq(self.host_we_bias),
+                acts.host_bias_addr.eq(self.host_offset),
+                acts.host_bias_data.eq(self.host_data),
+            ]
         return m

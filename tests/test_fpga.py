@@ -9,6 +9,7 @@ from conftest import random_layers
 
 import eie
 from eie.config import HwConfig
+from eie.hw.geometry import act_memory_shape, bias_in_act_memory
 from eie.errors import EieError
 from eie.gen.fpga import (BOARDS, LARGE_ARRAY_EBR, board_hw, capacity, check_fit, ebr_estimate,
                           ebr_per_pe, layer_fit, lut_estimate, median_build, model_fit,
@@ -42,19 +43,28 @@ def test_board_sizing_fits(n_pe):
     # LARGE_ARRAY_EBR block RAMs and 36 bits first.
     assert hw.acc_width == (48 if n_pe <= 16 else 36)
     assert ebr_estimate(hw) <= (BOARDS["ulx3s-85f"].ebr if n_pe <= 16 else LARGE_ARRAY_EBR)
-    assert hw.bias_depth == hw.act_depth                   # every row can have a bias
+    # Every row can have a bias; where the bias shares the activations' block
+    # RAM (above 16 PEs), the bias rows fill it.
+    if bias_in_act_memory(hw):
+        assert n_pe > 16 and hw.bias_depth == 512 - 2 * hw.act_depth
+    else:
+        assert hw.bias_depth == hw.act_depth
     check_fit("ulx3s-85f", hw)
 
 
 def test_memories_scale_with_the_array():
     """At 32 PEs a PE takes 4 block RAMs: 2 for the sparse matrix, 1 each for the
-    pointers (two read ports) and activations; its 32 rows of accumulators and
-    bias are LUT RAM.  16 PEs keep the block RAM configuration they routed with."""
+    pointers (two read ports) and activations, whose 512 x 36 block also holds
+    448 bias rows; its 32 rows of accumulators are LUT RAM.  16 PEs keep the
+    block RAM configuration they routed with."""
     hw = board_hw("ulx3s-85f", 32)
     assert ebr_per_pe(hw) == 4 and ebr_estimate(hw) == LARGE_ARRAY_EBR
     assert (hw.spmat_words, hw.ptr_depth, hw.act_depth, hw.bias_depth, hw.acc_width) == \
-        (512, 1024, 32, 32, 36)
+        (512, 1024, 32, 448, 36)
+    assert bias_in_act_memory(hw) and act_memory_shape(hw) == (512, 36)
+    assert not bias_in_act_memory(HwConfig(**{**vars(hw), "act_depth": 16}))    # LUT RAM acts
     hw = board_hw("ulx3s-85f", 16)
+    assert not bias_in_act_memory(hw)
     assert (hw.spmat_words, hw.ptr_depth, hw.act_depth, hw.acc_width) == (1024, 2048, 512, 48)
     with pytest.raises(eie.EieError, match="33 PEs do not fit.*4 block RAMs per PE, 132 in "
                                            "all; an array above 16 PEs may take 128"):
@@ -69,7 +79,7 @@ def test_capacity_and_layer_fit():
     sparse-matrix limit."""
     assert capacity(board_hw("ulx3s-85f", 32)) == {
         "entries_per_pe": 4096, "entries": 131072, "columns": 1023, "rows_per_pe": 32,
-        "rows": 1024, "bias_rows_per_pe": 32}
+        "rows": 1024, "bias_rows_per_pe": 448}
     hw = HwConfig(n_pe=32, spmat_words=512, ptr_depth=1024, act_depth=512, bias_depth=512,
                   acc_width=36)
     assert layer_fit(hw, 4096, 600, 0.1) == "pointers 4097 > 1024"
