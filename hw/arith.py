@@ -17,10 +17,11 @@ layer.
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import wiring
+from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..config import ACT_BITS, ACT_MAX, ACT_MIN, WEIGHT_BITS
-from .bram import BlockRAM
+from .bram import BlockRAM, uses_lut_ram
 from .geometry import act_memory_shape
 from .mult import registered_multiply
 
@@ -232,7 +233,30 @@ class ArithUnit(wiring.Component):
         # Zeros at configuration, as the hardware's are: the first layer reads
         # rows nothing has written yet (the generated Verilog keeps the zero
         # initial contents of the memory named "acc_rows", eie.gen.verilog).
-        m.submodules.acc = acc = BlockRAM(acc_shape.width, g.hw.act_depth, name="acc_rows")
+        #
+        # Where the accumulators are LUT RAM (few rows, as at 32 PEs on the
+        # board), the read is asynchronous instead, two cycles later (c + 9,
+        # registered at c + 10 as the block RAM's word would be): it then
+        # misses only the two updates still in flight, so the accumulate stage
+        # forwards two results instead of four (a 3-way choice of 36 or 48
+        # bits instead of 5-way, two sum registers fewer).  The cycles are the
+        # same either way.
+        lut_acc = uses_lut_ram(g.hw.act_depth, acc_shape.width)
+        if lut_acc:
+            m.submodules.acc_rows = acc_mem = Memory(shape=acc_shape.width,
+                                                     depth=g.hw.act_depth, init=[])
+            acc_wp = acc_mem.write_port()
+            acc_rp = acc_mem.read_port(domain="comb")
+            acc_wr_addr = Signal.like(acc_wp.addr)
+            acc_wr_data = Signal(acc_shape.width)
+            acc_wr_en = Signal()
+            m.d.comb += [acc_wp.addr.eq(acc_wr_addr), acc_wp.data.eq(acc_wr_data),
+                         acc_wp.en.eq(acc_wr_en)]
+            acc_near = acc_rp.data.as_signed()  # the asynchronous read (c + 9)
+        else:
+            m.submodules.acc = acc = BlockRAM(acc_shape.width, g.hw.act_depth,
+                                              name="acc_rows")
+            acc_wr_addr, acc_wr_data, acc_wr_en = acc.wr_addr, acc.wr_data, acc.wr_en
 
         # Every block-RAM output (accumulator, bias) is registered twice before
         # any logic: the ECP5's EBR clock-to-output time leaves no room for an
@@ -255,8 +279,9 @@ class ArithUnit(wiring.Component):
         # multiplier's own input and output registers (eie.hw.mult).
         r_product = registered_multiply(m, platform, self.weight, self.entry_value,
                                         "r_product")
-        m.d.comb += acc.rd_addr.eq(Mux(self.wb_valid, self.wb_row, self.entry_row))
-        acc_near = acc.rd_data.as_signed()      # the block RAM's output register
+        if not lut_acc:
+            m.d.comb += acc.rd_addr.eq(Mux(self.wb_valid, self.wb_row, self.entry_row))
+            acc_near = acc.rd_data.as_signed()      # the block RAM's output register
         r_valid = Signal()
         r_row = Signal(g.act_addr_width)
         m.d.sync += [r_valid.eq(p_valid), r_row.eq(p_row)]
@@ -276,28 +301,41 @@ class ArithUnit(wiring.Component):
         # cycle ahead, when the entry's row is compared with the rows of the
         # four entries before it (then in the accumulate stage and the result
         # registers), so the adder's operand is a 5-way choice of registers.
+        # (With LUT RAM the read at c + 9 misses the entries one and two ahead
+        # only: a 3-way choice.)
         last1_valid, last2_valid, last3_valid = Signal(), Signal(), Signal()
         last1_row, last2_row, last3_row = (Signal(g.act_addr_width, name=f"last{i}_row")
                                            for i in (1, 2, 3))
         last1_sum, last2_sum, last3_sum, last4_sum = (Signal(acc_shape, name=f"last{i}_sum")
                                                       for i in (1, 2, 3, 4))
         fwd1, fwd2, fwd3, fwd4 = Signal(), Signal(), Signal(), Signal()
-        m.d.sync += [
-            fwd1.eq(q_valid & (q_row == r_row)),
-            fwd2.eq(last1_valid & (last1_row == r_row)),
-            fwd3.eq(last2_valid & (last2_row == r_row)),
-            fwd4.eq(last3_valid & (last3_row == r_row)),
-        ]
-        old = Mux(fwd1, last1_sum, Mux(fwd2, last2_sum, Mux(fwd3, last3_sum,
-                                                            Mux(fwd4, last4_sum, acc_q))))
         new = Signal(acc_shape)
-        m.d.comb += new.eq(old + q_product)
-        m.d.sync += [
-            last1_valid.eq(q_valid), last1_row.eq(q_row), last1_sum.eq(new),
-            last2_valid.eq(last1_valid), last2_row.eq(last1_row), last2_sum.eq(last1_sum),
-            last3_valid.eq(last2_valid), last3_row.eq(last2_row), last3_sum.eq(last2_sum),
-            last4_sum.eq(last3_sum),
-        ]
+        if lut_acc:
+            m.d.sync += [
+                fwd1.eq(q_valid & (q_row == r_row)),
+                fwd2.eq(last1_valid & (last1_row == r_row)),
+            ]
+            m.d.comb += new.eq(Mux(fwd1, last1_sum, Mux(fwd2, last2_sum, acc_q)) + q_product)
+            m.d.sync += [
+                last1_valid.eq(q_valid), last1_row.eq(q_row), last1_sum.eq(new),
+                last2_sum.eq(last1_sum),
+            ]
+        else:
+            m.d.sync += [
+                fwd1.eq(q_valid & (q_row == r_row)),
+                fwd2.eq(last1_valid & (last1_row == r_row)),
+                fwd3.eq(last2_valid & (last2_row == r_row)),
+                fwd4.eq(last3_valid & (last3_row == r_row)),
+            ]
+            old = Mux(fwd1, last1_sum, Mux(fwd2, last2_sum, Mux(fwd3, last3_sum,
+                                                                Mux(fwd4, last4_sum, acc_q))))
+            m.d.comb += new.eq(old + q_product)
+            m.d.sync += [
+                last1_valid.eq(q_valid), last1_row.eq(q_row), last1_sum.eq(new),
+                last2_valid.eq(last1_valid), last2_row.eq(last1_row), last2_sum.eq(last1_sum),
+                last3_valid.eq(last2_valid), last3_row.eq(last2_row), last3_sum.eq(last2_sum),
+                last4_sum.eq(last3_sum),
+            ]
         m.d.comb += self.idle.eq(~p_valid & ~r_valid & ~q_valid)
 
         # Writeback: row read at w; the accumulator cleared at w + 1;
@@ -342,6 +380,10 @@ class ArithUnit(wiring.Component):
         wb3_row = Signal(g.act_addr_width)
         m.d.sync += [wb2_valid.eq(wb1_valid), wb2_row.eq(wb1_row),
                      wb3_valid.eq(wb2_valid), wb3_row.eq(wb2_row)]
+        if lut_acc:
+            # The asynchronous read: row w at w + 2 (its clear is written at
+            # the end of that cycle), the entry's row at c + 9.
+            m.d.comb += acc_rp.addr.eq(Mux(wb2_valid, wb2_row, r_row))
         # The sum is registered, then rounded, shifted, saturated (OutputStage).
         m.submodules.out = out = OutputStage(g.hw.acc_width + 1, g.shift_width)
         m.d.sync += [
@@ -361,8 +403,8 @@ class ArithUnit(wiring.Component):
         # The accumulator write (a result, or the clear after a writeback
         # read) is registered: the block RAM's data pins may be anywhere.
         m.d.sync += [
-            acc.wr_addr.eq(Mux(q_valid, q_row, wb1_row)),
-            acc.wr_data.eq(Mux(q_valid, new, 0)),
-            acc.wr_en.eq(q_valid | wb1_valid),
+            acc_wr_addr.eq(Mux(q_valid, q_row, wb1_row)),
+            acc_wr_data.eq(Mux(q_valid, new, 0)),
+            acc_wr_en.eq(q_valid | wb1_valid),
         ]
         return m

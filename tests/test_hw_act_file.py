@@ -50,3 +50,54 @@ def test_banks_swap_and_host_access(depth):
             assert ctx.get(dut.rd_nz) == 1
 
     run_sim(dut, tb)
+
+
+@pytest.mark.parametrize("bias_depth", [20, 90])   # at 2 * depth by its bits, and by a sum
+def test_bias_rows_above_the_banks(bias_depth):
+    # 32 rows of 36-bit accumulators: the bias rows share the block RAM.  The
+    # host writes activations and bias rows; the writeback's reads of bias rows
+    # (bias_re) and the scanner's reads of activations see their own words.
+    hw = HwConfig(n_pe=1, spmat_words=8, ptr_depth=8, act_depth=32, acc_width=36,
+                  bias_depth=bias_depth)
+    g = Geometry(hw)
+    assert g.bias_in_act_file
+    dut = ActFile(g)
+    biases = [(-1) ** r * (r * 0x12345 + 0x40000) for r in range(bias_depth)]
+
+    async def tb(ctx):
+        ctx.set(dut.host_mode, 1)
+        for a in range(64):
+            ctx.set(dut.host_we, 1)
+            ctx.set(dut.host_addr, a)
+            ctx.set(dut.host_data, a + 1)
+            ctx.set(dut.host_nz, 1)
+            await ctx.tick()
+        ctx.set(dut.host_we, 0)
+        for r, bias in enumerate(biases):
+            word = bias & ((1 << 64) - 1)
+            ctx.set(dut.host_we_bias, 1)
+            ctx.set(dut.host_bias_addr, r)
+            ctx.set(dut.host_data, (word & 0xFFFF) - ((word & 0x8000) << 1))
+            ctx.set(dut.host_bias_data, word & ((1 << 36) - 1))
+            ctx.set(dut.host_nz, 0)
+            await ctx.tick()
+        ctx.set(dut.host_we_bias, 0)
+        ctx.set(dut.host_mode, 0)
+        for r in (0, 1, bias_depth - 1):
+            ctx.set(dut.bias_re, 1)
+            ctx.set(dut.bias_addr, 64 + r)
+            await ctx.tick()
+            ctx.set(dut.bias_re, 0)
+            await ctx.tick()
+            assert ctx.get(dut.bias_data) == biases[r]
+        for src in (0, 1):
+            ctx.set(dut.src, src)
+            ctx.set(dut.rd_en, 1)
+            ctx.set(dut.rd_addr, 31)
+            await ctx.tick()
+            ctx.set(dut.rd_en, 0)
+            await ctx.tick()
+            assert ctx.get(dut.rd_data) == src * 32 + 32
+            assert ctx.get(dut.rd_nz) == 1
+
+    run_sim(dut, tb)

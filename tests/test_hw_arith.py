@@ -6,6 +6,7 @@ from hw_helpers import run_sim
 
 from eie.config import HwConfig
 from eie.hw.arith import WRITEBACK_LATENCY, ArithUnit, OutputStage
+from eie.hw.bram import uses_lut_ram
 from eie.hw.geometry import Geometry
 from eie.sim.golden import output_stage
 
@@ -88,14 +89,18 @@ async def writeback(ctx, dut, rows):
     return out
 
 
-def test_accumulate_bypass_bias_and_writeback():
+@pytest.mark.parametrize("act_depth", [8, 64])
+def test_accumulate_bypass_bias_and_writeback(act_depth):
     rng = np.random.default_rng(1)
-    hw = HwConfig(n_pe=1, spmat_words=8, ptr_depth=8, act_depth=8, bias_depth=8, acc_width=40)
+    hw = HwConfig(n_pe=1, spmat_words=8, ptr_depth=8, act_depth=act_depth, bias_depth=8,
+                  acc_width=40)
+    # 8 rows are LUT RAM on the ECP5, read two cycles later than block RAM
+    # (64 rows): two results are forwarded instead of four.
+    assert uses_lut_ram(act_depth, 40) == (act_depth == 8)
     bias = [int(b) for b in rng.integers(-1000, 1000, 8)]
     dut = ArithUnit(Geometry(hw), bias_init=bias)
     # Back-to-back entries on the same row, rows revisited one to four cycles
-    # apart (forwarded from each of the three result registers, then read
-    # from memory).
+    # apart (forwarded from the result registers, then read from memory).
     rows = [0, 0, 0, 1, 0, 1, 2, 2, 7, 7, 3, 7, 4, 5, 6, 4, 5, 4, 1, 3, 2, 6, 1]
     weights = [int(w) for w in rng.integers(-30000, 30000, len(rows))]
     values = [int(v) for v in rng.integers(-30000, 30000, len(rows))]

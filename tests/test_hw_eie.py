@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 import eie
 from eie.config import HwConfig
+from eie.hw.bram import uses_lut_ram
 from eie.hw.eie import EIE, HOST_READ_LATENCY, host_read_latency
 from eie.sim import golden
 
@@ -19,9 +20,13 @@ def _inputs(rng, bundle, batch, density=0.5, scale=1.0):
     return golden.quantize_input(bundle, x)[0]
 
 
-def test_three_layers_bias_relu_batch(rng):
+@pytest.mark.parametrize("act_depth", [None, 64])
+def test_three_layers_bias_relu_batch(rng, act_depth):
+    # The compiler's rows (16: the accumulators read as LUT RAM) and 64 rows
+    # (read as block RAM, two cycles earlier, four results forwarded).
     w, b = random_layers(rng, [37, 29, 21, 11], density=0.35)
-    bundle = eie.compress(w, b, n_pe=4, fifo_depth=2)
+    bundle = eie.compress(w, b, n_pe=4, fifo_depth=2, act_depth=act_depth)
+    assert uses_lut_ram(bundle.hw.act_depth, bundle.hw.acc_width) == (act_depth is None)
     codes = _inputs(rng, bundle, 4)
     check_against_models(bundle, codes)
 
@@ -65,6 +70,22 @@ def test_large_array_through_group_registers(rng):
     y = check_against_models(bundle, codes)[0]
     np.testing.assert_array_equal(check_against_models(bundle, codes, bake=True)[0], y)
     assert EIE(eie.compress(w, b, n_pe=16).hw).geometry.fanout_stages == 0
+
+
+@pytest.mark.parametrize("bias_depth", [40, 100])
+def test_bias_rows_in_the_activation_memory(rng, bias_depth):
+    # With 32 rows of 36-bit accumulators the bias rows share the activation
+    # files' block RAM (as at 32 PEs on the board), read by the writeback
+    # through its read port; 40 rows sit at a power-of-two offset, 100 do not.
+    # Three layers with a bias each, loaded by the host and baked.
+    w, b = random_layers(rng, [40, 33, 21, 9], density=0.4)
+    bundle = eie.compress(w, b, n_pe=3, act_depth=32, acc_width=36, bias_depth=bias_depth,
+                          fifo_depth=2)
+    assert EIE(bundle.hw).geometry.bias_in_act_file
+    codes = _inputs(rng, bundle, 2, density=0.6)
+    y = check_against_models(bundle, codes)[0]
+    np.testing.assert_array_equal(check_against_models(bundle, codes, bake=True)[0], y)
+    assert all((layer.bias != 0).any() for layer in bundle.layers)
 
 
 def test_padding_chains(rng):

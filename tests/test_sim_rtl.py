@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 import eie
 from eie.config import HwConfig
 from eie.gen.verilog import generate
+from eie.hw.geometry import bias_in_act_memory
 from eie.main import main
 from eie.sim import cycle_model, golden, rtl
 
@@ -26,7 +27,9 @@ def model():
     rng = np.random.default_rng(7)
     w, b = random_layers(rng, [45, 33, 19, 10], density=0.3)
     b[1] = None   # one layer without bias
-    bundle = eie.compress(w, b, n_pe=5, fifo_depth=2, relu=[True, False, False])
+    # 64 rows: the accumulators are read as block RAM (smaller memories, as
+    # in test_rtl_large_array and the random models, as LUT RAM).
+    bundle = eie.compress(w, b, n_pe=5, fifo_depth=2, relu=[True, False, False], act_depth=64)
     x = rng.normal(size=(3, 45)) * (rng.random((3, 45)) < 0.6)
     x[1] = 0      # all-zero input
     x[2] *= 40    # saturates
@@ -52,10 +55,13 @@ def test_rtl_matches_models(sim, model):
 def test_rtl_large_array(sim):
     # Above 16 PEs: the group registers and the scanner's groups (values kept
     # and picked next to their PEs, host reads two cycles longer), 3 groups,
-    # the last one partial.
+    # the last one partial.  The memories are shaped as on the 32-PE board:
+    # 32 rows of 36-bit accumulators, the bias rows in the activation memory.
     rng = np.random.default_rng(19)
     w, b = random_layers(rng, [50, 41, 7], density=0.4)
-    bundle = eie.compress(w, b, n_pe=19, fifo_depth=2)
+    bundle = eie.compress(w, b, n_pe=19, fifo_depth=2, act_depth=32, acc_width=36,
+                          bias_depth=100)
+    assert bias_in_act_memory(bundle.hw)
     x = rng.normal(size=(2, 50)) * (rng.random((2, 50)) < 0.7)
     codes = golden.quantize_input(bundle, x)[0]
     _check(bundle, codes, *rtl.run(bundle, codes, sim))
@@ -116,7 +122,10 @@ def test_verilator_lint_clean():
     for hw in (HwConfig(n_pe=1, spmat_words=16, ptr_depth=16, act_depth=8),
                HwConfig(n_pe=6, spmat_words=100, ptr_depth=50, act_depth=12, bias_depth=7,
                         acc_width=40, fifo_depth=3),
-               HwConfig(n_pe=19, spmat_words=16, ptr_depth=16, act_depth=8)):
+               HwConfig(n_pe=19, spmat_words=16, ptr_depth=16, act_depth=8),
+               # The bias rows in the activation memory (as at 32 PEs on the board).
+               HwConfig(n_pe=2, spmat_words=16, ptr_depth=16, act_depth=32, acc_width=36,
+                        bias_depth=100)):
         assert rtl.lint(generate(hw)) == []
 
 
