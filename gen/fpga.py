@@ -65,7 +65,8 @@ EBR_RESERVE = 4
 #: Block RAMs an array above 16 PEs may take.  32 PEs with 192 of the 208
 #: (6 per PE) placed but never routed: the wires into the block RAM rows ran
 #: out (docs/board.md).  With 128 (4 per PE: 32 rows per PE, so the
-#: accumulators and bias are LUT RAM) they routed.
+#: accumulators are LUT RAM and the bias rows share the activations' block
+#: RAM) they routed.
 LARGE_ARRAY_EBR = 128
 
 
