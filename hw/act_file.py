@@ -123,49 +123,49 @@ class ActFile(wiring.Component):
                 return Cat(index[:g.act_addr_width] if depth > 1 else index[:0], bank)
             return bank * depth + index
 
-        if not shared:
-            m.d.comb += [
-                mem.rd_addr.eq(Mux(self.host_mode, self.host_addr,
-                                   bank_addr(self.src, self.rd_addr))),
-                mem.rd_en.eq(Mux(self.host_mode, self.host_re, self.rd_en)),
-                self.rd_data.eq(mem.rd_data[:ACT_BITS]),
-                self.rd_nz.eq(mem.rd_data[ACT_BITS]),
-                mem.wr_addr.eq(Mux(self.host_mode, self.host_addr,
-                                   bank_addr(~self.src, self.wr_addr))),
-                mem.wr_data.eq(Mux(self.host_mode, Cat(self.host_data, self.host_nz),
-                                   Cat(self.wr_data, self.wr_nz))),
-                mem.wr_en.eq(Mux(self.host_mode, self.host_we, self.wr_en)),
-            ]
-            return m
-        # The bias rows start at 2 * depth: a constant's bits where the bias
-        # rows fit below the next power of two, else a sum (host writes only;
-        # the writeback's reads come with the row already in place).
-        if depth & (depth - 1) == 0 and g.hw.bias_depth <= 2 * depth:
-            host_bias_row = Cat(self.host_bias_addr, Const(0, clog2(2 * depth)
-                                                           - len(self.host_bias_addr)),
-                                Const(1, 1))
-        else:
-            host_bias_row = 2 * depth + self.host_bias_addr
-        # Above an activation's 17 bits, a word is only ever a bias row's: the
-        # host's data go there unselected (an activation row's upper bits are
-        # never read).
-        m.d.comb += [
-            mem.rd_addr.eq(Mux(self.host_mode, self.host_addr,
-                               Mux(self.bias_re, self.bias_addr,
-                                   bank_addr(self.src, self.rd_addr)))),
-            mem.rd_en.eq(Mux(self.host_mode, self.host_re, self.rd_en | self.bias_re)),
-            self.rd_data.eq(mem.rd_data[:ACT_BITS]),
-            self.rd_nz.eq(mem.rd_data[ACT_BITS]),
-            self.bias_data.eq(mem.rd_data[:g.hw.acc_width]),
-            mem.wr_addr.eq(Mux(self.host_mode,
-                               Mux(self.host_we_bias, host_bias_row, self.host_addr),
-                               bank_addr(~self.src, self.wr_addr))),
-            mem.wr_data.eq(Cat(
+        # What the scanner reads and the host writes; where the bias rows share
+        # the memory, the writeback's bias reads and the host's bias writes
+        # join them.
+        rd_addr = bank_addr(self.src, self.rd_addr)
+        rd_en = self.rd_en
+        host_wr_addr = self.host_addr
+        host_we = self.host_we
+        wr_data = Mux(self.host_mode, Cat(self.host_data, self.host_nz),
+                      Cat(self.wr_data, self.wr_nz))
+        bias = []
+        if shared:
+            # The bias rows start at 2 * depth: a constant's bits where the
+            # bias rows fit below the next power of two, else a sum (host
+            # writes only; the writeback's reads come with the row already in
+            # place).
+            if depth & (depth - 1) == 0 and g.hw.bias_depth <= 2 * depth:
+                host_bias_row = Cat(self.host_bias_addr, Const(0, clog2(2 * depth)
+                                                               - len(self.host_bias_addr)),
+                                    Const(1, 1))
+            else:
+                host_bias_row = 2 * depth + self.host_bias_addr
+            rd_addr = Mux(self.bias_re, self.bias_addr, rd_addr)
+            rd_en = rd_en | self.bias_re
+            host_wr_addr = Mux(self.host_we_bias, host_bias_row, self.host_addr)
+            host_we = host_we | self.host_we_bias
+            # Above an activation's 17 bits, a word is only ever a bias row's:
+            # the host's data go there unselected (an activation row's upper
+            # bits are never read).
+            wr_data = Cat(
                 Mux(self.host_mode, self.host_data, self.wr_data),
                 Mux(self.host_mode,
                     Mux(self.host_we_bias, self.host_bias_data[ACT_BITS], self.host_nz),
                     self.wr_nz),
-                self.host_bias_data[ACT_BITS + 1:mem_width])),
-            mem.wr_en.eq(Mux(self.host_mode, self.host_we | self.host_we_bias, self.wr_en)),
+                self.host_bias_data[ACT_BITS + 1:mem_width])
+            bias = [self.bias_data.eq(mem.rd_data[:g.hw.acc_width])]
+        m.d.comb += [
+            mem.rd_addr.eq(Mux(self.host_mode, self.host_addr, rd_addr)),
+            mem.rd_en.eq(Mux(self.host_mode, self.host_re, rd_en)),
+            self.rd_data.eq(mem.rd_data[:ACT_BITS]),
+            self.rd_nz.eq(mem.rd_data[ACT_BITS]),
+            *bias,
+            mem.wr_addr.eq(Mux(self.host_mode, host_wr_addr, bank_addr(~self.src, self.wr_addr))),
+            mem.wr_data.eq(wr_data),
+            mem.wr_en.eq(Mux(self.host_mode, host_we, self.wr_en)),
         ]
         return m
