@@ -20,8 +20,8 @@ Suites:
     efficiency and padding vs PE count (1..256), load efficiency vs FIFO depth
     (1..256).
 ``rowperm``
-    The offline row permutation (``--balance``, DESIGN §3 ``row_perm``) on
-    skewed matrices.
+    The offline row permutation (``eie compress``'s default; ``--no-balance``
+    turns it off; DESIGN §3 ``row_perm``) on skewed and uniform matrices.
 ``kmeans``
     Our 1-D k-means next to scikit-learn's ``KMeans`` on the nine layers.
 ``rtl``
@@ -42,7 +42,7 @@ from .api import simulate
 from .config import HwConfig
 from .errors import EieError
 from .gen import Bundle, compress
-from .gen.compress import prune
+from .gen.compress import balance_rows, prune
 from .gen.encode import column_lengths
 from .gen.kmeans import kmeans_1d, linear_init
 from .sim import cycle_model, golden
@@ -188,8 +188,20 @@ def _cpu_baselines(bundle, x):
             "scipy_sparse_us": 1e6 * _median_time(lambda: csr @ xv)}
 
 
+def _compiled_rows(rows, cols, n_in, n_out, n_pe):
+    """``rows`` (the user's order) in the hardware order ``eie compress`` gives
+    them by default on ``n_pe`` PEs (its row permutation, :func:`balance_rows`)."""
+    if n_pe == 1 or n_out == 1:
+        return rows
+    perm = balance_rows(rows, cols, n_out, n_in, n_pe)
+    inv = np.empty_like(perm)
+    inv[perm] = np.arange(n_out)
+    return inv[rows]
+
+
 def _layer_cycles_at(rows, cols, n_in, n_out, act, n_pe, fifo_depth=8):
-    """Cycle model of a layer with nonzeros at ``(rows, cols)`` on ``n_pe`` PEs."""
+    """Cycle model of a layer with nonzeros at ``(rows, cols)`` (hardware rows)
+    on ``n_pe`` PEs."""
     layer = _Lengths(n_in, n_out, column_lengths(rows, cols, n_in, n_pe))
     hw = HwConfig(n_pe=n_pe, spmat_words=1, ptr_depth=2, act_depth=1, fifo_depth=fifo_depth)
     return cycle_model.layer_cycles(layer, hw, act)
@@ -254,8 +266,12 @@ def bench_table3(n_pe=64, fifo_depth=8, quick=False, fpga=None, cpu=True, log=pr
                "paper_cpu_dense_us": PAPER_CPU[name][0],
                "paper_cpu_sparse_us": PAPER_CPU[name][1]}
         if ref is not None:
-            rws, cls, _ = bundle.layers[0].coo()
-            codes = golden.quantize_input(bundle, x)[0][0]
+            # The same layer as the compiler lays it out for the build's PEs.
+            compiled = bundle.layers[0]
+            rws, cls, _ = compiled.coo()
+            if compiled.row_perm is not None:
+                rws = compiled.row_perm[rws]
+            rws = _compiled_rows(rws, cls, bundle.n_in, bundle.n_out, ref["n_pe"])
             fc = _layer_cycles_at(rws, cls, bundle.n_in, bundle.n_out, codes, ref["n_pe"],
                                   fifo_depth)
             row.update(fpga_pes=ref["n_pe"], fpga_mhz=ref["fmax_mhz"], fpga_cycles=fc.cycles,
@@ -292,7 +308,8 @@ def _random_pattern(rng, n_in, n_out, density):
 
 def bench_loadbalance(quick=False, pe_counts=PE_COUNTS, fifo_depths=FIFO_DEPTHS, log=print):
     """Speedup, load efficiency and padding vs PE count (FIFO 8), load efficiency
-    vs FIFO depth (64 PEs), on the Table 3 layers (cycle model).
+    vs FIFO depth (64 PEs), on the Table 3 layers (cycle model), with the rows in
+    the order ``eie compress`` gives them by default for each PE count.
 
     Load efficiency is ideal over compute cycles: the fraction of cycles the
     average PE's arithmetic unit is busy (the paper's Figure 13 measures the
@@ -308,8 +325,10 @@ def bench_loadbalance(quick=False, pe_counts=PE_COUNTS, fifo_depths=FIFO_DEPTHS,
         n_in, n_out = max(1, n_in // scale), max(1, n_out // scale)
         rws, cls = _random_pattern(rng, n_in, n_out, wd)
         act = (rng.random(n_in) < ad).astype(np.int64)
-        by_pe = [_layer_cycles_at(rws, cls, n_in, n_out, act, n) for n in pe_counts]
-        by_fifo = [_layer_cycles_at(rws, cls, n_in, n_out, act, 64, f) for f in fifo_depths]
+        hw_rows = {n: _compiled_rows(rws, cls, n_in, n_out, n) for n in {*pe_counts, 64}}
+        by_pe = [_layer_cycles_at(hw_rows[n], cls, n_in, n_out, act, n) for n in pe_counts]
+        by_fifo = [_layer_cycles_at(hw_rows[64], cls, n_in, n_out, act, 64, f)
+                   for f in fifo_depths]
         nnz_active = int(np.count_nonzero(act[cls]))
         row = {
             "layer": name,
@@ -348,13 +367,14 @@ def _skewed_layer(rng, n_in, n_out, density, kind):
 
 
 def bench_rowperm(n=4096, density=0.09, act_density=0.35, n_pe=64, quick=False, log=print):
-    """Cycles with and without the offline row permutation on skewed matrices; the
-    outputs must be identical (the permutation is undone by the host reader)."""
+    """Cycles and compile time without (``--no-balance``) and with (the default)
+    the offline row permutation on skewed and uniform matrices; the outputs must
+    be identical (the permutation is undone by the host reader)."""
     rng = np.random.default_rng(2)
     if quick:
         n = n // 4
     res = []
-    log(f"Row permutation (--balance) on skewed {n}x{n} layers, {density:.0%} weights, "
+    log(f"Row permutation (default; --no-balance) on {n}x{n} layers, {density:.0%} weights, "
         f"{act_density:.0%} activations, {n_pe} PEs")
     for kind in ("lognormal", "periodic", "uniform"):
         if kind == "uniform":
@@ -366,20 +386,20 @@ def bench_rowperm(n=4096, density=0.09, act_density=0.35, n_pe=64, quick=False, 
         row = {"kind": kind}
         outputs = []
         for balance in (False, True):
-            bundle = compress([w], None, n_pe=n_pe, balance=balance)
-            (y, rep), seconds = _timed(simulate, bundle, x)
+            bundle, seconds = _timed(compress, [w], None, n_pe=n_pe, balance=balance)
+            y, rep = simulate(bundle, x)
             key = "balanced" if balance else "plain"
             row[f"{key}_cycles"] = rep["cycles"]
             row[f"{key}_ideal"] = rep["layers"][0]["ideal"]
-            if balance:
-                row["compress_s"] = seconds
+            row[f"{key}_compress_s"] = seconds
             outputs.append(y)
         row["speedup"] = row["plain_cycles"] / row["balanced_cycles"]
         row["same_output"] = bool(np.array_equal(outputs[0], outputs[1]))
         res.append(row)
         log(f"  {kind:9s} {row['plain_cycles']:6d} -> {row['balanced_cycles']:6d} cycles "
-            f"({row['speedup']:.2f}x; ideal {row['balanced_ideal']:.0f}), outputs identical: "
-            f"{row['same_output']}")
+            f"({row['speedup']:.2f}x; ideal {row['balanced_ideal']:.0f}; compress "
+            f"{row['plain_compress_s']:.1f} -> {row['balanced_compress_s']:.1f} s), outputs "
+            f"identical: {row['same_output']}")
     return {"n": n, "density": density, "act_density": act_density, "n_pe": n_pe,
             "matrices": res}
 

@@ -631,8 +631,9 @@ def build_parser():
     _saturation_options(p)
     p.add_argument("--relu", help="per layer 1/0 (default: ReLU on all but the last layer)")
     p.add_argument("--names", help="comma-separated layer names (default fc1, fc2, ...)")
-    p.add_argument("--balance", action="store_true",
-                   help="permute rows to balance nonzeros across PEs (undone on output)")
+    p.add_argument("--balance", action=argparse.BooleanOptionalAction, default=True,
+                   help="permute rows so that every PE has the same share of the nonzeros, in "
+                        "total and along the columns (undone on output; default on)")
     p.add_argument("--acc-width", type=int, help="accumulator bits (default 48)")
     p.add_argument("--fifo-depth", type=int, help="activation queue depth (default 8)")
     for name, what in (("spmat-words", "sparse-matrix words per PE"),

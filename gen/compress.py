@@ -11,7 +11,9 @@ The pipeline, per layer (Han et al., Deep Compression, sections 2-3):
    of DESIGN.md section 2; activations use ``act_frac`` fractional bits, fixed
    or calibrated on sample inputs;
 4. EIE's interleaved CSC encoding for ``n_pe`` PEs (:mod:`eie.gen.encode`),
-   optionally after permuting rows to balance the nonzeros across PEs.
+   after permuting the rows so that every PE has the same share of the
+   nonzeros, in total and along the columns (:func:`balance_rows`; off with
+   ``balance=False``).
 """
 
 import heapq
@@ -52,7 +54,7 @@ class CompressOptions:
     relu: object = None
     act_frac: object = None
     calibration: object = None
-    balance: bool = False
+    balance: bool = True
     acc_width: int = 48
     fifo_depth: int = 8
     spmat_words: int = None
@@ -320,27 +322,85 @@ def _calibrate(coos, biases, kinds, relu, x):
     return [_frac_for(p) for p in peaks]
 
 
-def balance_rows(row_cost, n_pe):
-    """A row permutation that balances ``row_cost`` over PEs.
+#: Column segments along which :func:`balance_rows` evens out the PEs' work.
+BALANCE_SEGMENTS = 64
+#: Rows :func:`balance_rows` tries to swap each row with, drawn at random.
+BALANCE_CANDIDATES = 256
+#: Passes of swaps over all rows (fewer if a pass moves no row).
+BALANCE_PASSES = 3
 
-    PE ``k`` keeps its number of local rows; rows go, largest cost first, to the
-    PE with the least load that still has room (longest processing time
-    first).  Returns ``perm`` with ``perm[r]`` = original row of hardware row ``r``.
+
+def balance_rows(rows, cols, n_out, n_in, n_pe, seed=0):
+    """A row permutation that spreads the nonzeros at ``(rows, cols)`` over the
+    PEs evenly in total and along the columns.
+
+    The broadcast sends the columns in order, and it stops whenever one PE's
+    queue is full: a PE whose rows are dense in a stretch of columns holds every
+    other PE up there, even if its total is the average.  So each PE should
+    have the same share of the entries in every prefix of the columns, not only
+    in all of them.
+
+    1. Longest processing time first on the rows' nonzero counts: rows go,
+       largest first, to the PE with the fewest nonzeros that still has room
+       (PE ``k`` keeps its number of local rows).
+    2. Swaps of two rows of different PEs that lower the squared distance of the
+       PEs' cumulative nonzeros at ``BALANCE_SEGMENTS`` column boundaries from
+       the PEs' mean: each row, in a random order, takes the best of
+       ``BALANCE_CANDIDATES`` random partners, for at most ``BALANCE_PASSES``
+       passes.  The last boundary is the total, so the totals stay balanced.
+
+    The random draws use ``seed``: the same layer gives the same permutation.
+    Returns ``perm`` with ``perm[r]`` = original row of hardware row ``r``.
     """
-    n_out = len(row_cost)
+    rows = np.asarray(rows, dtype=np.int64)
+    cols = np.asarray(cols, dtype=np.int64)
     room = [local_rows(n_out, n_pe, k) for k in range(n_pe)]
+    count = np.bincount(rows, minlength=n_out)
     heap = [(0, k) for k in range(n_pe) if room[k]]
     heapq.heapify(heap)
-    assigned = [[] for _ in range(n_pe)]
-    for row in np.argsort(-np.asarray(row_cost), kind="stable"):
+    pe = np.empty(n_out, dtype=np.int64)
+    filled = [0] * n_pe
+    for row in np.argsort(-count, kind="stable"):
         load, k = heapq.heappop(heap)
-        assigned[k].append(int(row))
-        if len(assigned[k]) < room[k]:
-            heapq.heappush(heap, (load + row_cost[row], k))
+        pe[row] = k
+        filled[k] += 1
+        if filled[k] < room[k]:
+            heapq.heappush(heap, (load + int(count[row]), k))
+
+    n_seg = max(1, min(BALANCE_SEGMENTS, n_in))
+    prefix = np.zeros((n_out, n_seg))
+    np.add.at(prefix, (rows, cols * n_seg // max(1, n_in)), 1)
+    prefix = np.cumsum(prefix, axis=1)
+    load = np.zeros((n_pe, n_seg))
+    np.add.at(load, pe, prefix)
+    mean = load.sum(axis=0) / n_pe
+    rng = np.random.default_rng(seed)
+    n_cand = min(BALANCE_CANDIDATES, n_out)
+    for _ in range(BALANCE_PASSES if rows.size and n_pe > 1 else 0):
+        moved = 0
+        for a in rng.permutation(n_out):
+            # Moving row a from PE p to PE q and row b from q to p shifts d = prefix[a] -
+            # prefix[b] from p to q: the squared error changes by 2 d.(e_q - e_p) + 2 |d|^2.
+            b = rng.integers(n_out, size=n_cand)
+            d = prefix[a] - prefix[b]
+            err = load - mean
+            gain = 2 * np.einsum("ij,ij->i", d, err[pe[b]] - err[pe[a]]) \
+                + 2 * np.einsum("ij,ij->i", d, d)
+            gain[pe[b] == pe[a]] = np.inf
+            best = int(np.argmin(gain))
+            if gain[best] < -1e-9:
+                p, q = pe[a], pe[b[best]]
+                load[p] -= d[best]
+                load[q] += d[best]
+                pe[a], pe[b[best]] = q, p
+                moved += 1
+        if not moved:
+            break
+
     perm = np.empty(n_out, dtype=np.int64)
-    for k, rows in enumerate(assigned):
-        for local, row in enumerate(sorted(rows)):
-            perm[local * n_pe + k] = row
+    for k in range(n_pe):
+        mine = np.flatnonzero(pe == k)
+        perm[np.arange(mine.size) * n_pe + k] = mine
     return perm
 
 
@@ -511,7 +571,7 @@ def compress(weights, biases=None, options=None, **kw):
             np.round(biases[l] * 2.0 ** (in_frac + w_frac)).astype(np.int64)
         perm = None
         if opts.balance and n_out > 1 and opts.n_pe > 1:
-            perm = balance_rows(np.bincount(rows, minlength=n_out), opts.n_pe)
+            perm = balance_rows(rows, cols, n_out, n_in, opts.n_pe)
             inv = np.empty_like(perm)
             inv[perm] = np.arange(n_out)
             rows = inv[rows]
