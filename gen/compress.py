@@ -27,7 +27,7 @@ import scipy.sparse as sp
 from ..config import ACT_BITS, ACT_MAX, CODEBOOK_SIZE, WEIGHT_BITS, HwConfig
 from ..errors import CapacityError, ModelError
 from .bundle import Bundle, Layer
-from .encode import encode_layer, local_rows
+from .encode import column_lengths, encode_layer, local_rows
 from .kmeans import kmeans_1d
 from .model import LSTM, Model, default_relu, float_forward, is_lstm, load_model
 from ..recurrent import FC_KIND, LSTM_KIND
@@ -324,38 +324,69 @@ def _calibrate(coos, biases, kinds, relu, x):
 
 #: Column segments along which :func:`balance_rows` evens out the PEs' work.
 BALANCE_SEGMENTS = 64
-#: Rows :func:`balance_rows` tries to swap each row with, drawn at random.
+#: Rows :func:`balance_rows` tries to swap each row with, drawn at random from
+#: the rows nearest it in nonzero count.
 BALANCE_CANDIDATES = 256
 #: Passes of swaps over all rows (fewer if a pass moves no row).
 BALANCE_PASSES = 3
 
 
 def balance_rows(rows, cols, n_out, n_in, n_pe, seed=0):
-    """A row permutation that spreads the nonzeros at ``(rows, cols)`` over the
-    PEs evenly in total and along the columns.
+    """A row permutation that spreads the work of the nonzeros at ``(rows,
+    cols)`` over the PEs evenly in total and along the columns.
 
     The broadcast sends the columns in order, and it stops whenever one PE's
     queue is full: a PE whose rows are dense in a stretch of columns holds every
     other PE up there, even if its total is the average.  So each PE should
-    have the same share of the entries in every prefix of the columns, not only
-    in all of them.
+    have the same share of the work in every prefix of the columns, not only
+    in all of them.  The work of a PE is its entries, padding included.
 
-    1. Longest processing time first on the rows' nonzero counts: rows go,
+    Three orders are weighed, and the one whose PEs' cumulative entries (the
+    padding that order makes included) at ``BALANCE_SEGMENTS`` column
+    boundaries lie nearest their mean, in squared distance, is returned:
+
+    1. the user's order (hardware row ``r`` is row ``r``);
+    2. longest processing time first on the rows' nonzero counts: rows go,
        largest first, to the PE with the fewest nonzeros that still has room
-       (PE ``k`` keeps its number of local rows).
-    2. Swaps of two rows of different PEs that lower the squared distance of the
-       PEs' cumulative nonzeros at ``BALANCE_SEGMENTS`` column boundaries from
-       the PEs' mean: each row, in a random order, takes the best of
-       ``BALANCE_CANDIDATES`` random partners, for at most ``BALANCE_PASSES``
-       passes.  The last boundary is the total, so the totals stay balanced.
+       (PE ``k`` keeps its number of local rows);
+    3. order 2 improved by swaps of two rows of different PEs that lower the
+       same distance, counted in nonzeros: each row, in a random order, takes
+       the best of ``BALANCE_CANDIDATES`` partners drawn from the rows nearest
+       it in nonzero count (so a PE keeps its mix of dense and sparse rows,
+       and with it its padding), for at most ``BALANCE_PASSES`` passes.
 
-    The random draws use ``seed``: the same layer gives the same permutation.
-    Returns ``perm`` with ``perm[r]`` = original row of hardware row ``r``.
+    The last boundary is the total, so the totals stay balanced.  The random
+    draws use ``seed``: the same layer gives the same permutation.  Returns
+    ``perm`` with ``perm[r]`` = original row of hardware row ``r``.
     """
     rows = np.asarray(rows, dtype=np.int64)
     cols = np.asarray(cols, dtype=np.int64)
-    room = [local_rows(n_out, n_pe, k) for k in range(n_pe)]
+    n_seg = max(1, min(BALANCE_SEGMENTS, n_in))
+    seg_of_col = np.arange(n_in) * n_seg // max(1, n_in)
+
+    def spread(perm):
+        """Squared distance of the PEs' cumulative entries from their mean."""
+        inv = np.empty_like(perm)
+        inv[perm] = np.arange(n_out)
+        lengths = column_lengths(inv[rows], cols, n_in, n_pe)
+        prefix = np.cumsum(np.add.reduceat(lengths, np.searchsorted(seg_of_col,
+                                                                    np.arange(n_seg)), axis=1),
+                           axis=1)
+        return float(((prefix - prefix.mean(axis=0)) ** 2).sum())
+
     count = np.bincount(rows, minlength=n_out)
+    pe = _lpt(count, n_pe)
+    orders = [np.arange(n_out), _perm_of(pe, n_pe)]
+    if rows.size:
+        _prefix_swaps(pe, count, rows, seg_of_col[cols], n_seg, n_pe, seed)
+        orders.append(_perm_of(pe, n_pe))
+    return min(orders, key=spread)
+
+
+def _lpt(count, n_pe):
+    """PE of every row, longest processing time first on ``count``."""
+    n_out = count.size
+    room = [local_rows(n_out, n_pe, k) for k in range(n_pe)]
     heap = [(0, k) for k in range(n_pe) if room[k]]
     heapq.heapify(heap)
     pe = np.empty(n_out, dtype=np.int64)
@@ -366,22 +397,31 @@ def balance_rows(rows, cols, n_out, n_in, n_pe, seed=0):
         filled[k] += 1
         if filled[k] < room[k]:
             heapq.heappush(heap, (load + int(count[row]), k))
+    return pe
 
-    n_seg = max(1, min(BALANCE_SEGMENTS, n_in))
+
+def _prefix_swaps(pe, count, rows, segs, n_seg, n_pe, seed):
+    """Swap rows between PEs (``pe`` in place) to even out their cumulative
+    nonzeros at the segment boundaries (see :func:`balance_rows`)."""
+    n_out = count.size
     prefix = np.zeros((n_out, n_seg))
-    np.add.at(prefix, (rows, cols * n_seg // max(1, n_in)), 1)
+    np.add.at(prefix, (rows, segs), 1)
     prefix = np.cumsum(prefix, axis=1)
     load = np.zeros((n_pe, n_seg))
     np.add.at(load, pe, prefix)
     mean = load.sum(axis=0) / n_pe
+    by_count = np.argsort(count, kind="stable")
+    rank = np.empty(n_out, dtype=np.int64)
+    rank[by_count] = np.arange(n_out)
+    n_cand = BALANCE_CANDIDATES
     rng = np.random.default_rng(seed)
-    n_cand = min(BALANCE_CANDIDATES, n_out)
-    for _ in range(BALANCE_PASSES if rows.size and n_pe > 1 else 0):
+    for _ in range(BALANCE_PASSES):
         moved = 0
         for a in rng.permutation(n_out):
             # Moving row a from PE p to PE q and row b from q to p shifts d = prefix[a] -
             # prefix[b] from p to q: the squared error changes by 2 d.(e_q - e_p) + 2 |d|^2.
-            b = rng.integers(n_out, size=n_cand)
+            b = by_count[np.clip(rank[a] + rng.integers(-n_cand, n_cand + 1, size=n_cand),
+                                 0, n_out - 1)]
             d = prefix[a] - prefix[b]
             err = load - mean
             gain = 2 * np.einsum("ij,ij->i", d, err[pe[b]] - err[pe[a]]) \
@@ -397,7 +437,10 @@ def balance_rows(rows, cols, n_out, n_in, n_pe, seed=0):
         if not moved:
             break
 
-    perm = np.empty(n_out, dtype=np.int64)
+
+def _perm_of(pe, n_pe):
+    """The permutation that gives PE ``k`` the rows ``pe == k``, in their order."""
+    perm = np.empty(pe.size, dtype=np.int64)
     for k in range(n_pe):
         mine = np.flatnonzero(pe == k)
         perm[np.arange(mine.size) * n_pe + k] = mine
@@ -572,6 +615,9 @@ def compress(weights, biases=None, options=None, **kw):
         perm = None
         if opts.balance and n_out > 1 and opts.n_pe > 1:
             perm = balance_rows(rows, cols, n_out, n_in, opts.n_pe)
+        if perm is not None and np.array_equal(perm, np.arange(n_out)):
+            perm = None     # the user's order is the most even: no permutation to record
+        if perm is not None:
             inv = np.empty_like(perm)
             inv[perm] = np.arange(n_out)
             rows = inv[rows]

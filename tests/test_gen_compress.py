@@ -1,5 +1,7 @@
 """The compression pipeline: pruning, weight sharing, fixed point, capacity."""
 
+import importlib
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -9,7 +11,10 @@ from hypothesis import strategies as st
 
 import eie
 from eie.errors import CapacityError, ModelError
-from eie.sim import golden
+from eie.config import HwConfig
+from eie.gen.compress import balance_rows
+from eie.gen.encode import column_lengths
+from eie.sim import cycle_model, golden
 
 
 def float_reference(bundle, x_codes):
@@ -100,6 +105,82 @@ def test_balance_permutes_but_preserves_results(rng):
     per_pe_plain = [np.count_nonzero(plain.layers[0].entries[k] & 15) for k in range(4)]
     assert max(per_pe) - min(per_pe) <= max(per_pe_plain) - min(per_pe_plain)
     assert np.array_equal(eie.infer(plain, x), eie.infer(bal, x))
+
+
+def _pe_of(perm, n_pe):
+    """PE of every original row under ``perm`` (hardware row r holds perm[r])."""
+    pe = np.empty(perm.size, dtype=np.int64)
+    pe[perm] = np.arange(perm.size) % n_pe
+    return pe
+
+
+def test_balance_rows_evens_out_the_columns_not_only_the_totals():
+    # Rows 0 and 2 have their 10 nonzeros in columns 0-9, rows 1 and 3 in
+    # columns 10-19.  Balancing the totals alone (longest processing time
+    # first) puts 0 and 2 on PE 0 and 1 and 3 on PE 1: PE 0 works while PE 1
+    # waits, then the other way round.  The prefix swaps give each PE one of each.
+    rows = np.repeat(np.arange(4), 10)
+    cols = np.concatenate([np.arange(10), np.arange(10, 20)] * 2)
+    perm = balance_rows(rows, cols, 4, 20, 2)
+    assert sorted(perm.tolist()) == [0, 1, 2, 3]
+    pe = _pe_of(perm, 2)
+    assert pe[0] != pe[2] and pe[1] != pe[3]
+
+
+@pytest.mark.parametrize("n_out,n_pe", [(600, 16), (37, 5), (5, 8)])
+def test_balance_rows_is_a_fixed_permutation_keeping_each_pes_rows(rng, n_out, n_pe):
+    n_in = 300
+    dense = rng.random((n_out, n_in)) < rng.uniform(0.02, 0.3, (n_out, 1))
+    rows, cols = np.nonzero(dense)
+    perm = balance_rows(rows, cols, n_out, n_in, n_pe)
+    assert np.array_equal(np.sort(perm), np.arange(n_out))
+    assert np.array_equal(perm, balance_rows(rows, cols, n_out, n_in, n_pe))  # reproducible
+    pe = _pe_of(perm, n_pe)
+    assert np.array_equal(np.bincount(pe, minlength=n_pe),
+                          np.bincount(np.arange(n_out) % n_pe, minlength=n_pe))
+    # Within a PE the rows keep their order (local row i < local row i + 1).
+    for k in range(n_pe):
+        assert np.all(np.diff(perm[k::n_pe]) > 0)
+
+
+class _Lengths:
+    """What the cycle model reads of a layer."""
+
+    def __init__(self, n_in, n_out, col_lengths):
+        self.n_in, self.n_out, self.col_lengths, self.name = n_in, n_out, col_lengths, "l"
+
+
+def test_balance_rows_cuts_the_queue_stalls_of_a_dense_input_layer(rng, monkeypatch):
+    """NT-We's shape at a quarter size: 1024 dense inputs, 150 outputs, 10%
+    weights, 16 PEs, FIFO 8.  The prefix-balanced order must beat both the
+    user's order and the totals-only balance (no swaps) in cycles, and spread
+    the prefixes far more evenly than the user's order."""
+    n_in, n_out, n_pe = 1024, 150, 16
+    dense = rng.random((n_out, n_in)) < 0.1
+    rows, cols = np.nonzero(dense)
+    hw = HwConfig(n_pe=n_pe, spmat_words=1, ptr_depth=2, act_depth=1, fifo_depth=8)
+    act = np.ones(n_in, dtype=np.int64)
+
+    def spread_and_cycles(pe):
+        seg = cols * 64 // n_in
+        load = np.zeros((n_pe, 64))
+        np.add.at(load, (pe[rows], seg), 1)
+        prefix = np.cumsum(load, axis=1)
+        hw_rows = np.empty(n_out, dtype=np.int64)
+        for k in range(n_pe):
+            mine = np.flatnonzero(pe == k)
+            hw_rows[mine] = np.arange(mine.size) * n_pe + k
+        layer = _Lengths(n_in, n_out, column_lengths(hw_rows[rows], cols, n_in, n_pe))
+        cycles = cycle_model.layer_cycles(layer, hw, act).cycles
+        return np.abs(prefix - prefix.mean(axis=0)).max(), cycles
+
+    plain = spread_and_cycles(np.arange(n_out) % n_pe)
+    prefix = spread_and_cycles(_pe_of(balance_rows(rows, cols, n_out, n_in, n_pe), n_pe))
+    # eie.gen.compress is also the name of the function the package exports.
+    monkeypatch.setattr(importlib.import_module("eie.gen.compress"), "BALANCE_PASSES", 0)
+    totals = spread_and_cycles(_pe_of(balance_rows(rows, cols, n_out, n_in, n_pe), n_pe))
+    assert prefix[0] < plain[0] / 2
+    assert prefix[1] < min(plain[1], totals[1])
 
 
 def test_odd_shapes(rng):
