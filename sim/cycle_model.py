@@ -100,7 +100,7 @@ class LayerCycles:
                 "entries": int(self.work.sum()), "ideal": float(self.ideal)}
 
 
-def layer_cycles(layer, hw, act, broadcasts=1):
+def layer_cycles(layer, hw, act, broadcasts=1, empty_skips_credit=False):
     """Cycles of one layer for one input vector.
 
     Parameters
@@ -116,6 +116,11 @@ def layer_cycles(layer, hw, act, broadcasts=1):
         wider broadcast (a study: the scanner emits up to two nonzeros of a row
         per cycle, each PE's pointer memory and queue take two items per cycle,
         and the credit check covers both).
+    empty_skips_credit : bool
+        A study, not built: a PE whose column is empty neither takes a credit
+        nor stops the broadcast, so only the PEs with entries in an item's
+        column check their count, of nonempty items.  The broadcast would have
+        to know, as it fires, which PEs a column is empty in.
     """
     n_pe = hw.n_pe
     t = Timing(hw)
@@ -146,14 +151,21 @@ def layer_cycles(layer, hw, act, broadcasts=1):
             ready = fire[n - 1] + 1 + empty_before[rows[n]] - empty_before[rows[n - 1]]
         else:
             ready += empty_before[rows[0]]
-        if n >= credits:
+        length = lengths[n]
+        busy = length > 0
+        if empty_skips_credit:
+            # Pops are in order: the oldest of a PE's last credits pops is its
+            # credits-th latest return.
+            need = busy & (filled[:, 0] >= credits)
+            if need.any():
+                back = rings[need, :credits].min(axis=1)
+                ready = max(ready, int(back.max()) + t.credit_return)
+        elif n >= credits:
             # Item n fires once every PE has returned n - credits + 1 credits:
             # credit_return cycles after its credits-th latest return.
             back = np.partition(rings, rings.shape[1] - credits, axis=1)[:, -credits]
             ready = max(ready, int(back.max()) + t.credit_return)
         fire[n] = ready
-        length = lengths[n]
-        busy = length > 0
         p = np.where(busy, np.maximum(ready + qlat, free), ready + qlat - 1)
         free = np.where(busy, p + length, free)
         last_pop = np.maximum(last_pop, p)

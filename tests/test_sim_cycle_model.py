@@ -44,6 +44,42 @@ def test_long_columns_stall_the_broadcast(rng):
     assert m.compute_cycles <= max(m.work) + t.scan_start + t.queue_latency + t.arith_drain + 1
 
 
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**31), n_pe=st.integers(1, 20), fifo=st.sampled_from([1, 2, 8]),
+       act_density=st.sampled_from([0.1, 0.4, 1.0]), w_density=st.sampled_from([0.05, 0.3, 0.9]))
+def test_empty_skips_credit_study_is_never_slower(seed, n_pe, fifo, act_density, w_density):
+    """The study drops constraints only: it never costs a cycle, and it changes
+    nothing where no active column is empty in any PE."""
+    rng = np.random.default_rng(seed)
+    n_in, n_out = int(rng.integers(1, 60)), int(rng.integers(1, 70))
+    w, _ = random_layers(rng, [n_in, n_out], density=w_density, bias=False)
+    bundle = eie.compress(w, None, n_pe=n_pe, fifo_depth=fifo)
+    layer = bundle.layers[0]
+    act = np.where(rng.random(n_in) < act_density, rng.integers(1, 100, n_in), 0)
+    base = cycle_model.layer_cycles(layer, bundle.hw, act)
+    study = cycle_model.layer_cycles(layer, bundle.hw, act, empty_skips_credit=True)
+    assert study.cycles <= base.cycles
+    if (layer.col_lengths[:, act != 0] > 0).all():
+        assert study.cycles == base.cycles
+
+
+def test_empty_skips_credit_study_lets_an_idle_pe_start():
+    # PE 0 (even rows) has 40 entries in each of columns 0-9, PE 1 five in each
+    # of columns 10-89: 400 cycles of work each.  With one queue slot, PE 0's
+    # backlog holds back columns 10 on, which it will only drop, and PE 1
+    # starts slowly; in the study PE 1 starts as soon as column 10 fires.
+    w = np.zeros((80, 90))
+    w[0::2, :10] = 1
+    w[1:11:2, 10:] = 1
+    bundle = eie.compress([w], None, n_pe=2, fifo_depth=1, balance=False)
+    act = np.ones(90, dtype=np.int64)
+    base = _check_layer(bundle.layers[0], bundle.hw, act)
+    study = cycle_model.layer_cycles(bundle.layers[0], bundle.hw, act, empty_skips_credit=True)
+    assert list(base.work) == [400, 400]
+    assert study.cycles < base.cycles - 40
+    assert study.compute_cycles < 400 + 40
+
+
 def test_all_zero_input_costs_scan_and_writeback():
     w = np.ones((10, 33))
     hw_bundle = eie.compress([w], None, n_pe=4)
