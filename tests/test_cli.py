@@ -22,6 +22,22 @@ def model(tmp_path, rng):
     return tmp_path
 
 
+def test_compress_balances_rows_unless_told_not_to(model):
+    """The row permutation is the default; --no-balance keeps the user's order;
+    both give the same outputs."""
+    outs = []
+    for flag, name in (([], "bal"), (["--no-balance"], "plain")):
+        assert main(["compress", str(model / "m.npz"), "-o", str(model / name), "--pes", "4",
+                     "-q", *flag]) == 0
+        manifest = json.loads((model / name / "manifest.json").read_text())
+        perms = [layer["row_perm"] for layer in manifest["layers"]]
+        assert (perms == [None, None]) == (name == "plain")
+        assert main(["simulate", str(model / name), "--input", str(model / "x.npy"),
+                     "--output", str(model / f"{name}.npy"), "-q"]) == 0
+        outs.append(np.load(model / f"{name}.npy"))
+    assert np.array_equal(*outs)
+
+
 def run(*args):
     return subprocess.run([sys.executable, "-m", "eie.main", *map(str, args)],
                           capture_output=True, text=True)
