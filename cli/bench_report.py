@@ -193,9 +193,11 @@ def write_markdown(results, path, plots, command):
         ref = t3.get("fpga")
         out += [f"## Table 3 layers ({t3['n_pe']} PEs, FIFO depth {t3['fifo_depth']})", "",
                 "Synthetic weights and activations at the table's densities (uniformly random "
-                "positions), compressed by the compiler. Cycles come from the cycle model, which "
-                "the RTL matches cycle for cycle (see RTL below). Ideal = entries (padding "
-                "included) / PEs. The paper's ratio is Table 4's actual over theoretical time.",
+                "positions), compressed by the compiler (with its default row order, which "
+                "evens out every PE's work along the columns). Cycles come from the cycle "
+                "model, which the RTL matches cycle for cycle (see RTL below). Ideal = entries "
+                "(padding included) / PEs. The paper's ratio is Table 4's actual over "
+                "theoretical time.",
                 ""]
         header = ["layer", "size (in x out)", "cycles", "cycles / ideal", "static floor",
                   "two broadcasts", "empty skips credit", "paper", "us at 800 MHz", "paper us"]
@@ -266,7 +268,8 @@ def write_markdown(results, path, plots, command):
     if lb:
         out += ["## Load balance (the paper's Figures 11 to 13)", "",
                 "Cycle model on the nine layers (random sparsity patterns at the table's "
-                "densities). Speedup is cycles at 1 PE over cycles at N PEs; load efficiency is "
+                "densities, rows in the order the compiler gives them by default for each PE "
+                "count). Speedup is cycles at 1 PE over cycles at N PEs; load efficiency is "
                 "ideal over compute cycles, the fraction of cycles the average PE's arithmetic "
                 "unit is busy; padding counts the padding entries per nonzero in "
                 "nonzero-activation columns. Speedup can exceed the PE count: with more PEs "
