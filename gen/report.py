@@ -39,6 +39,7 @@ def _layer_report(layer, stats):
     codebook_bits = CODEBOOK_SIZE * WEIGHT_BITS
     huff_v = huffman_bits(entries & 0xF)
     huff_z = huffman_bits(entries >> 4)
+    per_pe = np.array([e.size for e in layer.entries], dtype=np.float64)
     dense = 32 * layer.n_in * layer.n_out
     encoded = 8 * n_entries + ptr_bits + codebook_bits
     huffman = huff_v + huff_z + ptr_bits + codebook_bits
@@ -46,6 +47,10 @@ def _layer_report(layer, stats):
         "name": layer.name, "n_in": layer.n_in, "n_out": layer.n_out,
         "nnz": nnz, "density": nnz / (layer.n_in * layer.n_out),
         "entries": n_entries, "padding": n_entries - nnz,
+        # The busiest PE's entries over the PEs' mean: what load balance costs
+        # this layer when every input is nonzero (the row order's doing).
+        "busiest_pe": float(per_pe.max() / per_pe.mean()) if n_entries else None,
+        "rows_permuted": layer.row_perm is not None,
         "ptr_width": ptr_width,
         "bits_per_nnz": encoded / nnz if nnz else None,
         "weight_bits_h": huff_v / nnz if nnz else None,
@@ -86,16 +91,22 @@ def format_report(report, console=None):
     from rich.table import Table
 
     table = Table(title=f"Compression for {report['n_pe']} PEs (bits per nonzero; ratio vs "
-                        f"float32)", title_justify="left")
+                        f"float32)", title_justify="left",
+                  caption="max PE: the busiest PE's entries over the PEs' mean; * rows permuted to "
+                          "balance the PEs (the default; --no-balance keeps your order)",
+                  caption_justify="left")
     for col, justify in (("layer", "left"), ("shape", "right"), ("density", "right"),
-                         ("padding", "right"), ("bits/nz", "right"), ("w bits +H", "right"),
+                         ("padding", "right"), ("max PE", "right"), ("bits/nz", "right"),
+                         ("w bits +H", "right"),
                          ("idx bits +H", "right"), ("codebook", "left"),
                          ("frac in/w/out", "right"), ("ratio", "right"), ("ratio +H", "right")):
         table.add_column(col, justify=justify)
     for r in report["layers"]:
         kind = " (LSTM)" if r.get("kind") == "lstm" else ""
         table.add_row(r["name"] + kind, f"{r['n_out']}x{r['n_in']}", f"{r['density']:.2%}",
-                      f"{r['padding']}", _fmt(r["bits_per_nnz"], ".2f"),
+                      f"{r['padding']}",
+                      _fmt(r.get("busiest_pe"), ".3f") + ("*" if r.get("rows_permuted") else ""),
+                      _fmt(r["bits_per_nnz"], ".2f"),
                       _fmt(r["weight_bits_h"], ".2f"), _fmt(r["index_bits_h"], ".2f"),
                       r.get("codebook_mode", "-"),
                       f"{r['in_frac']}/{r['w_frac']}/{r['out_frac']}", f"{r['ratio']:.1f}x",
@@ -103,12 +114,12 @@ def format_report(report, console=None):
         paper = r.get("paper")
         if paper:
             table.add_row(f"  [dim]{paper['layer']} (paper)[/dim]", "", f"{paper['density']:.0%}",
-                          "", f"{paper['weight_bits'] + paper['index_bits']}",
+                          "", "", f"{paper['weight_bits'] + paper['index_bits']}",
                           f"{paper['weight_bits_h']}", f"{paper['index_bits_h']}", "", "",
                           f"{1 / paper['rate']:.1f}x", f"{1 / paper['rate_h']:.1f}x",
                           style="dim")
     t = report["total"]
-    table.add_row("total", "", f"{t['density']:.2%}", f"{t['padding']}",
+    table.add_row("total", "", f"{t['density']:.2%}", f"{t['padding']}", "",
                   _fmt(t["bits_per_nnz"], ".2f"), "", "", "", "", f"{t['ratio']:.1f}x",
                   f"{t['ratio_huffman']:.1f}x", style="bold")
     if console is not None:

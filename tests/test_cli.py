@@ -25,17 +25,23 @@ def model(tmp_path, rng):
 def test_compress_balances_rows_unless_told_not_to(model):
     """The row permutation is the default; --no-balance keeps the user's order;
     both give the same outputs."""
-    outs = []
+    outs, busiest = [], []
     for flag, name in (([], "bal"), (["--no-balance"], "plain")):
         assert main(["compress", str(model / "m.npz"), "-o", str(model / name), "--pes", "4",
-                     "-q", *flag]) == 0
+                     "-q", "--json", str(model / f"{name}.json"), *flag]) == 0
         manifest = json.loads((model / name / "manifest.json").read_text())
         perms = [layer["row_perm"] for layer in manifest["layers"]]
         assert (perms == [None, None]) == (name == "plain")
+        # The report says which layers were permuted, and how busy the busiest PE is.
+        rep = json.loads((model / f"{name}.json").read_text())["layers"]
+        assert [r["rows_permuted"] for r in rep] == [p is not None for p in perms]
+        busiest.append(rep[0]["busiest_pe"])
+        assert busiest[-1] >= 1
         assert main(["simulate", str(model / name), "--input", str(model / "x.npy"),
                      "--output", str(model / f"{name}.npy"), "-q"]) == 0
         outs.append(np.load(model / f"{name}.npy"))
     assert np.array_equal(*outs)
+    assert busiest[0] <= busiest[1]
 
 
 def run(*args):
