@@ -333,7 +333,8 @@ def write_markdown(results, path, plots, command):
     if comp:
         out += ["## Compiler speed (VGG-6, 64 PEs)", "",
                 _table(["step", "seconds"],
-                       [["compress (prune, share, quantize, encode)", f"{comp['compress_s']:.2f}"],
+                       [["compress (prune, share, quantize, balance rows, encode)",
+                         f"{comp['compress_s']:.2f}"],
                         ["save bundle", f"{comp['save_s']:.2f}"],
                         ["load and check bundle", f"{comp['load_s']:.2f}"],
                         ["golden + cycle model, one input", f"{comp['simulate_s']:.2f}"]]), ""]
