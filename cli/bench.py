@@ -42,7 +42,7 @@ from .api import simulate
 from .config import HwConfig
 from .errors import EieError
 from .gen import Bundle, compress
-from .gen.compress import balance_rows, prune
+from .gen.compress import default_row_perm, hardware_rows, prune
 from .gen.encode import column_lengths
 from .gen.kmeans import kmeans_1d, linear_init
 from .sim import cycle_model, golden
@@ -190,13 +190,8 @@ def _cpu_baselines(bundle, x):
 
 def _compiled_rows(rows, cols, n_in, n_out, n_pe):
     """``rows`` (the user's order) in the hardware order ``eie compress`` gives
-    them by default on ``n_pe`` PEs (its row permutation, :func:`balance_rows`)."""
-    if n_pe == 1 or n_out == 1:
-        return rows
-    perm = balance_rows(rows, cols, n_out, n_in, n_pe)
-    inv = np.empty_like(perm)
-    inv[perm] = np.arange(n_out)
-    return inv[rows]
+    them by default on ``n_pe`` PEs."""
+    return hardware_rows(rows, default_row_perm(rows, cols, n_out, n_in, n_pe))
 
 
 def _layer_cycles_at(rows, cols, n_in, n_out, act, n_pe, fifo_depth=8):
@@ -273,7 +268,7 @@ def bench_table3(n_pe=64, fifo_depth=8, quick=False, fpga=None, cpu=True, log=pr
             # The same layer as the compiler lays it out for the build's PEs.
             compiled = bundle.layers[0]
             rws, cls, _ = compiled.coo()
-            if compiled.row_perm is not None:
+            if compiled.row_perm is not None:      # back to the user's rows
                 rws = compiled.row_perm[rws]
             rws = _compiled_rows(rws, cls, bundle.n_in, bundle.n_out, ref["n_pe"])
             fc = _layer_cycles_at(rws, cls, bundle.n_in, bundle.n_out, codes, ref["n_pe"],

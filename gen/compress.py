@@ -33,7 +33,7 @@ from .model import LSTM, Model, default_relu, float_forward, is_lstm, load_model
 from ..recurrent import FC_KIND, LSTM_KIND
 
 __all__ = ["compress", "CompressOptions", "load_model", "prune", "keep_largest", "share_weights",
-           "balance_rows", "DEFAULT_ACT_FRAC", "LSTM", "Model"]
+           "balance_rows", "default_row_perm", "hardware_rows", "DEFAULT_ACT_FRAC", "LSTM", "Model"]
 
 DEFAULT_ACT_FRAC = 8
 MAX_W_FRAC = 31
@@ -331,6 +331,26 @@ BALANCE_CANDIDATES = 256
 BALANCE_PASSES = 3
 
 
+def hardware_rows(rows, perm):
+    """``rows`` (the user's numbering) as hardware rows under ``perm``
+    (``perm[r]`` = original row of hardware row ``r``; ``None``: the same)."""
+    if perm is None:
+        return rows
+    inv = np.empty_like(perm)
+    inv[perm] = np.arange(perm.size)
+    return inv[rows]
+
+
+def default_row_perm(rows, cols, n_out, n_in, n_pe):
+    """The row permutation :func:`compress` records by default: that of
+    :func:`balance_rows`, or ``None`` where there is nothing to permute or the
+    user's order is the most even."""
+    if n_out < 2 or n_pe < 2:
+        return None
+    perm = balance_rows(rows, cols, n_out, n_in, n_pe)
+    return None if np.array_equal(perm, np.arange(n_out)) else perm
+
+
 def balance_rows(rows, cols, n_out, n_in, n_pe, seed=0):
     """A row permutation that spreads the work of the nonzeros at ``(rows,
     cols)`` over the PEs evenly in total and along the columns.
@@ -363,15 +383,12 @@ def balance_rows(rows, cols, n_out, n_in, n_pe, seed=0):
     cols = np.asarray(cols, dtype=np.int64)
     n_seg = max(1, min(BALANCE_SEGMENTS, n_in))
     seg_of_col = np.arange(n_in) * n_seg // max(1, n_in)
+    seg_start = np.searchsorted(seg_of_col, np.arange(n_seg))
 
     def spread(perm):
         """Squared distance of the PEs' cumulative entries from their mean."""
-        inv = np.empty_like(perm)
-        inv[perm] = np.arange(n_out)
-        lengths = column_lengths(inv[rows], cols, n_in, n_pe)
-        prefix = np.cumsum(np.add.reduceat(lengths, np.searchsorted(seg_of_col,
-                                                                    np.arange(n_seg)), axis=1),
-                           axis=1)
+        lengths = column_lengths(hardware_rows(rows, perm), cols, n_in, n_pe)
+        prefix = np.cumsum(np.add.reduceat(lengths, seg_start, axis=1), axis=1)
         return float(((prefix - prefix.mean(axis=0)) ** 2).sum())
 
     count = np.bincount(rows, minlength=n_out)
@@ -600,10 +617,9 @@ def compress(weights, biases=None, options=None, **kw):
         name = names[l]
         lstm = kinds[l] == LSTM_KIND
         if prev_perm is not None:  # follow the previous layer's row permutation
-            inv = np.empty_like(prev_perm)
-            inv[prev_perm] = np.arange(prev_perm.size)
             x_part = cols < prev_perm.size      # an LSTM's h columns keep their order
-            cols = np.where(x_part, inv[np.minimum(cols, prev_perm.size - 1)], cols)
+            cols = np.where(x_part, hardware_rows(np.minimum(cols, prev_perm.size - 1),
+                                                  prev_perm), cols)
         centroids, labels, info = share_weights(vals, opts.kmeans_iter)
         w_frac, cb = _choose_w_frac(centroids, labels, rows, n_out, biases[l], in_frac,
                                     opts.acc_width, name)
@@ -612,15 +628,8 @@ def compress(weights, biases=None, options=None, **kw):
         out_frac = min(fracs[l + 1], in_frac + w_frac)
         bias = None if biases[l] is None else \
             np.round(biases[l] * 2.0 ** (in_frac + w_frac)).astype(np.int64)
-        perm = None
-        if opts.balance and n_out > 1 and opts.n_pe > 1:
-            perm = balance_rows(rows, cols, n_out, n_in, opts.n_pe)
-        if perm is not None and np.array_equal(perm, np.arange(n_out)):
-            perm = None     # the user's order is the most even: no permutation to record
-        if perm is not None:
-            inv = np.empty_like(perm)
-            inv[perm] = np.arange(n_out)
-            rows = inv[rows]
+        perm = default_row_perm(rows, cols, n_out, n_in, opts.n_pe) if opts.balance else None
+        rows = hardware_rows(rows, perm)
         entries, ptr = encode_layer(rows, cols, labels + 1, n_out, n_in, opts.n_pe)
         quantized = cb[labels] / 2.0 ** w_frac if vals.size else vals
         err = float(np.sqrt(np.mean((quantized - vals) ** 2)) /

@@ -10,11 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import eie
+from eie.bench import _layer_cycles_at
 from eie.errors import CapacityError, ModelError
-from eie.config import HwConfig
-from eie.gen.compress import balance_rows
-from eie.gen.encode import column_lengths
-from eie.sim import cycle_model, golden
+from eie.gen.compress import balance_rows, hardware_rows
+from eie.sim import golden
 
 
 def float_reference(bundle, x_codes):
@@ -143,13 +142,6 @@ def test_balance_rows_is_a_fixed_permutation_keeping_each_pes_rows(rng, n_out, n
         assert np.all(np.diff(perm[k::n_pe]) > 0)
 
 
-class _Lengths:
-    """What the cycle model reads of a layer."""
-
-    def __init__(self, n_in, n_out, col_lengths):
-        self.n_in, self.n_out, self.col_lengths, self.name = n_in, n_out, col_lengths, "l"
-
-
 def test_balance_rows_cuts_the_queue_stalls_of_a_dense_input_layer(rng, monkeypatch):
     """NT-We's shape at a quarter size: 1024 dense inputs, 150 outputs, 10%
     weights, 16 PEs, FIFO 8.  The prefix-balanced order must beat both the
@@ -158,27 +150,21 @@ def test_balance_rows_cuts_the_queue_stalls_of_a_dense_input_layer(rng, monkeypa
     n_in, n_out, n_pe = 1024, 150, 16
     dense = rng.random((n_out, n_in)) < 0.1
     rows, cols = np.nonzero(dense)
-    hw = HwConfig(n_pe=n_pe, spmat_words=1, ptr_depth=2, act_depth=1, fifo_depth=8)
     act = np.ones(n_in, dtype=np.int64)
 
-    def spread_and_cycles(pe):
-        seg = cols * 64 // n_in
+    def spread_and_cycles(perm):
+        hw_rows = hardware_rows(rows, perm)
         load = np.zeros((n_pe, 64))
-        np.add.at(load, (pe[rows], seg), 1)
+        np.add.at(load, (hw_rows % n_pe, cols * 64 // n_in), 1)
         prefix = np.cumsum(load, axis=1)
-        hw_rows = np.empty(n_out, dtype=np.int64)
-        for k in range(n_pe):
-            mine = np.flatnonzero(pe == k)
-            hw_rows[mine] = np.arange(mine.size) * n_pe + k
-        layer = _Lengths(n_in, n_out, column_lengths(hw_rows[rows], cols, n_in, n_pe))
-        cycles = cycle_model.layer_cycles(layer, hw, act).cycles
+        cycles = _layer_cycles_at(hw_rows, cols, n_in, n_out, act, n_pe, fifo_depth=8).cycles
         return np.abs(prefix - prefix.mean(axis=0)).max(), cycles
 
-    plain = spread_and_cycles(np.arange(n_out) % n_pe)
-    prefix = spread_and_cycles(_pe_of(balance_rows(rows, cols, n_out, n_in, n_pe), n_pe))
+    plain = spread_and_cycles(None)
+    prefix = spread_and_cycles(balance_rows(rows, cols, n_out, n_in, n_pe))
     # eie.gen.compress is also the name of the function the package exports.
     monkeypatch.setattr(importlib.import_module("eie.gen.compress"), "BALANCE_PASSES", 0)
-    totals = spread_and_cycles(_pe_of(balance_rows(rows, cols, n_out, n_in, n_pe), n_pe))
+    totals = spread_and_cycles(balance_rows(rows, cols, n_out, n_in, n_pe))
     assert prefix[0] < plain[0] / 2
     assert prefix[1] < min(plain[1], totals[1])
 
