@@ -8,6 +8,16 @@ from eie.hw.act_file import ActFile
 from eie.hw.geometry import Geometry
 
 
+async def _registered_read(ctx, en, addr_port, addr):
+    """Read ``addr`` through one of the memory's read ports (enable ``en``,
+    address ``addr_port``): the word is on the output register a cycle later."""
+    ctx.set(en, 1)
+    ctx.set(addr_port, addr)
+    await ctx.tick()
+    ctx.set(en, 0)
+    await ctx.tick()
+
+
 @pytest.mark.parametrize("depth", [8, 6])   # power of two and not
 def test_banks_swap_and_host_access(depth):
     g = Geometry(HwConfig(n_pe=1, spmat_words=8, ptr_depth=8, act_depth=depth))
@@ -25,11 +35,7 @@ def test_banks_swap_and_host_access(depth):
         ctx.set(dut.host_mode, 0)
         for src in (0, 1):
             ctx.set(dut.src, src)
-            ctx.set(dut.rd_en, 1)
-            ctx.set(dut.rd_addr, 3)
-            await ctx.tick()
-            ctx.set(dut.rd_en, 0)
-            await ctx.tick()                      # the output is registered
+            await _registered_read(ctx, dut.rd_en, dut.rd_addr, 3)
             a = src * depth + 3
             assert ctx.get(dut.rd_data) == (100 + a if a % 3 else 0)
             assert ctx.get(dut.rd_nz) == bool(a % 3)      # the stored nonzero flag
@@ -41,11 +47,7 @@ def test_banks_swap_and_host_access(depth):
             ctx.set(dut.wr_en, 0)
         ctx.set(dut.host_mode, 1)
         for bank in (0, 1):
-            ctx.set(dut.host_re, 1)
-            ctx.set(dut.host_addr, bank * depth + 2)
-            await ctx.tick()
-            ctx.set(dut.host_re, 0)
-            await ctx.tick()
+            await _registered_read(ctx, dut.host_re, dut.host_addr, bank * depth + 2)
             assert ctx.get(dut.rd_data) == -7 - (1 - bank)
             assert ctx.get(dut.rd_nz) == 1
 
@@ -84,19 +86,11 @@ def test_bias_rows_above_the_banks(bias_depth):
         ctx.set(dut.host_we_bias, 0)
         ctx.set(dut.host_mode, 0)
         for r in (0, 1, bias_depth - 1):
-            ctx.set(dut.bias_re, 1)
-            ctx.set(dut.bias_addr, 64 + r)
-            await ctx.tick()
-            ctx.set(dut.bias_re, 0)
-            await ctx.tick()
+            await _registered_read(ctx, dut.bias_re, dut.bias_addr, 64 + r)
             assert ctx.get(dut.bias_data) == biases[r]
         for src in (0, 1):
             ctx.set(dut.src, src)
-            ctx.set(dut.rd_en, 1)
-            ctx.set(dut.rd_addr, 31)
-            await ctx.tick()
-            ctx.set(dut.rd_en, 0)
-            await ctx.tick()
+            await _registered_read(ctx, dut.rd_en, dut.rd_addr, 31)
             assert ctx.get(dut.rd_data) == src * 32 + 32
             assert ctx.get(dut.rd_nz) == 1
 
